@@ -1,0 +1,115 @@
+// Package ledger is banco's double-entry book of accounts, on SQLite or
+// PostgreSQL. It leaves TLS, HTTP and identities to others: callers pass the
+// customer's name as already authenticated.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Kind is what a request does with money.
+type Kind string
+
+// The kinds of money movement.
+const (
+	Deposit  Kind = "deposit"  // cash -> customer
+	Withdraw Kind = "withdraw" // customer -> cash
+	Transfer Kind = "transfer" // customer -> another customer
+)
+
+// Request asks the ledger to move money on behalf of Customer.
+type Request struct {
+	Customer string // who asks; their account opens on first use
+	Kind     Kind
+	Amount   Amount
+	To       string // the receiving customer, for Transfer only
+	Key      string // idempotency key chosen by the client; required
+}
+
+// Entry is one immutable journal entry: Amount moved from the Debit account
+// to the Credit account. Entries are never updated or deleted.
+type Entry struct {
+	ID       int64     `json:"id"`
+	Time     time.Time `json:"time"`
+	Kind     Kind      `json:"kind"`
+	From     string    `json:"from"` // account debited: a customer, or CashAccount
+	To       string    `json:"to"`   // account credited
+	Amount   Amount    `json:"amount"`
+	Customer string    `json:"customer"` // who asked
+	Key      string    `json:"-"`
+}
+
+// CashAccount is the name shown for the bank's own cash account, which
+// deposits and withdrawals post against. It is not a customer name.
+const CashAccount = "(cash)"
+
+// Result answers a Request.
+type Result struct {
+	Entry    Entry
+	Balance  Amount // the asking customer's balance right after Entry
+	Replayed bool   // the key had been used for this very request before
+}
+
+// HistoryQuery selects a page of a customer's entries, newest first.
+type HistoryQuery struct {
+	Limit  int   // at most this many; 0 means DefaultHistoryLimit
+	Before int64 // only entries with ID < Before; 0 means from the newest
+}
+
+// DefaultHistoryLimit and MaxHistoryLimit bound a history page.
+const (
+	DefaultHistoryLimit = 50
+	MaxHistoryLimit     = 1000
+)
+
+// Line is one entry seen from one customer's account.
+type Line struct {
+	Entry
+	Delta   Amount `json:"delta"`   // + credit to the customer, - debit
+	Balance Amount `json:"balance"` // the customer's balance after this entry
+}
+
+// Page is one page of history. Next is the Before value of the next page, or
+// 0 when there are no older entries.
+type Page struct {
+	Lines []Line `json:"lines"`
+	Next  int64  `json:"next,omitempty"`
+}
+
+// Report is what Verify found: nil Problems means every invariant holds.
+type Report struct {
+	Accounts int       `json:"accounts"`
+	Entries  int64     `json:"entries"`
+	Total    Amount    `json:"total"` // sum of all balances, cash included; must be 0
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is one broken invariant.
+type Problem struct {
+	Account string `json:"account,omitempty"`
+	What    string `json:"what"`
+}
+
+// Store is a ledger. Every method opens the calling customer's account if
+// it does not exist yet. Implementations are safe for concurrent use, also by
+// several processes sharing one database.
+type Store interface {
+	Balance(ctx context.Context, customer string) (Amount, error)
+	Apply(ctx context.Context, r Request) (Result, error)
+	History(ctx context.Context, customer string, q HistoryQuery) (Page, error)
+	Verify(ctx context.Context) (Report, error)
+	Close() error
+}
+
+// Errors a caller can tell apart with errors.Is.
+var (
+	ErrInsufficientFunds = errors.New("insufficient funds")
+	ErrKeyConflict       = errors.New("idempotency key already used for a different request")
+	ErrNoAccount         = errors.New("no such account")
+	ErrSameAccount       = errors.New("cannot transfer to the same account")
+	ErrBalanceLimit      = errors.New("balance would exceed the maximum")
+	ErrBadRequest        = errors.New("bad request")
+	ErrSchemaTooNew      = errors.New("database was written by a newer banco")
+)
