@@ -1,8 +1,800 @@
 package cmd
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
 
-// Placeholder until this command group is written.
+	"github.com/spf13/cobra"
+
+	"github.com/banco/banco/ca"
+	"github.com/banco/banco/enroll"
+	"github.com/banco/banco/internal/identity"
+	"github.com/banco/banco/internal/secfile"
+)
+
+type initOptions struct {
+	kty          string
+	name         string
+	passwordFile string
+	insecure     bool
+	force        bool
+}
+
 func newInitCmd(a *App) *cobra.Command {
-	return &cobra.Command{Use: "ca", Hidden: true}
+	o := &initOptions{}
+	c := &cobra.Command{
+		Use:   "init",
+		Short: "Create the bank's certificate authority",
+		Long: `Create the bank's certificate authority in <home>/ca: a root valid 10 years
+and an intermediate valid 5 years that signs every banco certificate. The
+keys are encrypted with a password (PKCS#8, AES-256, PBKDF2) taken from
+--password-file, else $BANCO_PASSWORD, else asked twice on the terminal.
+
+The CA runs on the smallstep engine: its config (ca.json, without the
+password) and its database (db/, which records every certificate banco
+issues) are in the same folder. An existing CA is not replaced without
+--force; with --force it is moved aside, not deleted.`,
+		Example: `  $ banco init
+  $ banco init --kty Ed25519 --password-file ~/.banco-pass
+  $ BANCO_PASSWORD=... banco init --home /tmp/bank`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runInit(o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.kty, "kty", "EC", "key type: EC (ECDSA P-256), RSA (2048) or Ed25519")
+	f.StringVar(&o.name, "name", "banco", "organisation name in the CA certificates")
+	addPasswordFileFlag(c, &o.passwordFile)
+	f.BoolVar(&o.insecure, "insecure-no-password", false,
+		"write the CA keys UNENCRYPTED (for throw-away demos only)")
+	f.BoolVar(&o.force, "force", false, "replace an existing CA (the old one is moved aside)")
+	return c
+}
+
+func (a *App) runInit(o *initOptions) error {
+	kt, err := ca.ParseKeyType(o.kty)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if strings.TrimSpace(o.name) == "" {
+		return usageErrorf("--name must not be empty")
+	}
+	if o.insecure && o.passwordFile != "" {
+		return usageErrorf("--insecure-no-password and --password-file contradict each other")
+	}
+	home, err := a.Home()
+	if err != nil {
+		return err
+	}
+	dir := home.CADir()
+	if ca.Exists(dir) && !o.force {
+		return withHint(fmt.Errorf("a CA already exists in %s", dir),
+			"use it as it is (next: banco enroll server), or pass --force to replace it "+
+				"(every certificate it issued stops being trusted)")
+	}
+
+	var pw []byte
+	if !o.insecure {
+		if pw, err = a.readPassword(o.passwordFile, true); err != nil {
+			return err
+		}
+	}
+	info, err := ca.Init(ca.InitOptions{
+		Dir: dir, Name: o.name, KeyType: kt, Password: pw, Insecure: o.insecure,
+		Force: o.force, Now: a.Now(),
+	})
+	if err != nil {
+		return fmt.Errorf("create CA: %w", err)
+	}
+	a.printInit(info, kt)
+	return nil
+}
+
+func (a *App) printInit(info *ca.Info, kt ca.KeyType) {
+	keyDesc := map[ca.KeyType]string{
+		ca.KeyEC: "ECDSA P-256", ca.KeyRSA: "RSA 2048", ca.KeyEd25519: "Ed25519",
+	}[kt]
+	if info.Replaced != "" {
+		a.Infof("Moved the old CA to %s", info.Replaced)
+	}
+	a.Infof("Created the %s certificate authority in %s (%s)", info.Root.Subject.Organization[0],
+		info.Dir, keyDesc)
+	a.Infof("  root          %s  (until %s)", info.RootCert, day(info.Root.NotAfter))
+	a.Infof("  intermediate  %s  (until %s)", info.IntermediateCert,
+		day(info.Intermediate.NotAfter))
+	if info.Encrypted {
+		a.Infof("  keys          %s, %s  (0600, encrypted with your password)",
+			ca.RootKeyFile, ca.IntermediateKeyFile)
+	} else {
+		a.Infof("  keys          %s, %s  (0600, NOT ENCRYPTED: for demos only)",
+			ca.RootKeyFile, ca.IntermediateKeyFile)
+	}
+	a.Infof("  engine        %s, %s", info.Config, info.DB)
+	a.Infof("Root fingerprint (SHA-256), to compare wherever the root is installed:")
+	for _, line := range strings.Split(ca.GroupFingerprint(info.Fingerprint()), "\n") {
+		a.Infof("  %s", line)
+	}
+	a.Infof("Next: banco enroll server")
+	fmt.Fprintln(a.Out, info.Fingerprint())
+}
+
+// day formats a validity bound for people.
+func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
+
+// openCA opens the CA in the banco home, asking for its password when its
+// keys are encrypted, and turns the ca package's errors into advice.
+func (a *App) openCA(passwordFile string, opts ...ca.Option) (*ca.Authority, error) {
+	dir, pw, err := a.caPassword(passwordFile)
+	if err != nil {
+		return nil, err
+	}
+	return a.openCAWith(dir, pw, opts...)
+}
+
+// caPassword finds the CA, checks its health and gets its password when its
+// keys are encrypted (nil otherwise).
+func (a *App) caPassword(passwordFile string) (dir string, pw []byte, err error) {
+	home, err := a.Home()
+	if err != nil {
+		return "", nil, err
+	}
+	dir = home.CADir()
+	info, err := ca.Load(dir)
+	if err != nil {
+		return "", nil, caError(dir, err)
+	}
+	if err := a.checkCAHealth(info); err != nil {
+		return "", nil, err
+	}
+	if info.Encrypted {
+		if pw, err = a.readPassword(passwordFile, false); err != nil {
+			return "", nil, err
+		}
+	}
+	return dir, pw, nil
+}
+
+func (a *App) openCAWith(dir string, pw []byte, opts ...ca.Option) (*ca.Authority, error) {
+	auth, err := ca.Open(dir, pw, append([]ca.Option{ca.WithClock(a.Now)}, opts...)...)
+	if err != nil {
+		return nil, caError(dir, err)
+	}
+	return auth, nil
+}
+
+// caError adds what to do next to the errors of opening a CA.
+func caError(dir string, err error) error {
+	var pe *secfile.PermError
+	switch {
+	case errors.Is(err, ca.ErrNoCA):
+		return withHint(fmt.Errorf("no CA in %s", dir),
+			"run 'banco init' to create one, or point --home / BANCO_HOME at the "+
+				"folder that has it")
+	case errors.Is(err, ca.ErrWrongPassword):
+		return withHint(fmt.Errorf("wrong password for the CA in %s", dir),
+			"use the password given to 'banco init' (check --password-file or "+
+				passwordEnv+")")
+	case errors.Is(err, ca.ErrPasswordRequired):
+		return noPasswordError(secretSpec{what: "CA password", env: passwordEnv})
+	case errors.As(err, &pe):
+		return withHint(fmt.Errorf("refusing to use %s: other users can read it (mode %04o)",
+			pe.Path, pe.Mode.Perm()), "run: chmod 600 "+pe.Path)
+	case errors.Is(err, ca.ErrLocked):
+		return withHint(fmt.Errorf("open the CA in %s: %w (is 'banco ca serve' running?)",
+			dir, err),
+			"stop it, or enroll through it: banco enroll ... --ca-url URL --token TOKEN")
+	}
+	return err
+}
+
+// HealthWindow is how long before a CA certificate ends banco starts warning.
+const HealthWindow = 90 * 24 * time.Hour
+
+// checkCAHealth warns when the root or intermediate ends within HealthWindow
+// and fails when either has ended: nothing it signs could be trusted then.
+func (a *App) checkCAHealth(info *ca.Info) error {
+	now := a.Now()
+	for _, c := range []struct {
+		what string
+		cert *x509.Certificate
+	}{{"root", info.Root}, {"intermediate", info.Intermediate}} {
+		switch end := c.cert.NotAfter; {
+		case !now.Before(end):
+			return withHint(fmt.Errorf("the CA's %s certificate expired on %s", c.what, day(end)),
+				"make a new CA with 'banco init --force' and enroll everyone again")
+		case end.Sub(now) < HealthWindow:
+			a.Infof("banco: warning: the CA's %s certificate expires on %s (in %d days); "+
+				"plan a new CA (banco init --force) and re-enrollment", c.what, day(end),
+				int(end.Sub(now).Hours()/24))
+		}
+	}
+	return nil
+}
+
+// newCACmd is the group of commands run on the CA's host.
+func newCACmd(a *App) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "ca",
+		Short: "Run the online CA and make enrollment tokens (on the CA's host)",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return usageErrorf("say what to do: banco ca serve, or banco ca token NAME")
+		},
+	}
+	c.AddCommand(newCAServeCmd(a), newCATokenCmd(a))
+	return c
+}
+
+type caServeOptions struct {
+	addr         string
+	dnsNames     []string
+	url          string
+	passwordFile string
+	logFormat    string
+}
+
+func newCAServeCmd(a *App) *cobra.Command {
+	o := &caServeOptions{}
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the online CA over HTTPS for remote enrollment, renewal and revocation",
+		Long: `Run the CA over HTTPS so that other machines can enroll with one-time tokens
+(banco ca token), renew over mTLS and fetch the CRL, without the CA's key or
+password leaving this host. The CA's TLS certificate names ` + ca.DefaultDNSName + `,
+localhost, 127.0.0.1 and ::1, plus each --dns; the name in --url must resolve
+on the enrolling machines.
+
+Each request is logged on stderr, with the real reason when one is refused
+(the client gets only a short message). While it runs, it holds the CA
+database: offline commands (enroll without --token, revoke, certs) wait for
+it to stop. Stop it with Ctrl-C.`,
+		Example: `  $ banco ca serve
+  $ banco ca serve --addr :9443 --dns ca.example.org --url https://ca.example.org:9443`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runCAServe(c.Context(), o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.addr, "addr", ":9000", "address to listen on")
+	f.StringArrayVar(&o.dnsNames, "dns", nil, "another name for the CA in its certificate (repeatable)")
+	f.StringVar(&o.url, "url", "", "the URL clients use (default https://"+ca.DefaultDNSName+":PORT)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	addPasswordFileFlag(c, &o.passwordFile)
+	return c
+}
+
+func (a *App) runCAServe(ctx context.Context, o *caServeOptions) error {
+	_, port, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return usageErrorf("--addr %q: want HOST:PORT or :PORT", o.addr)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return usageErrorf("--log-format must be text or json")
+	}
+	home, err := a.Home()
+	if err != nil {
+		return err
+	}
+	names := append([]string{ca.DefaultDNSName, "localhost", "127.0.0.1", "::1"}, o.dnsNames...)
+	caURL := o.url
+	if caURL == "" {
+		caURL = "https://" + net.JoinHostPort(ca.DefaultDNSName, port)
+	}
+	u, err := url.Parse(caURL)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" {
+		return usageErrorf("--url %q: want https://HOST[:PORT]", caURL)
+	}
+	if !slices.Contains(names, u.Hostname()) {
+		names = append(names, u.Hostname())
+	}
+	auth, err := a.openCA(o.passwordFile, ca.WithDNSNames(names...), ca.WithAddress(o.addr),
+		ca.WithCRLURL(ca.CRLURL(caURL)))
+	if err != nil {
+		return err
+	}
+	defer auth.Close()
+	if err := ca.SaveURL(home.CADir(), caURL); err != nil {
+		return fmt.Errorf("record the CA's URL: %w", err)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", o.addr, err),
+			"is another program using the port? choose another with --addr")
+	}
+
+	var h slog.Handler = slog.NewTextHandler(a.Err, nil)
+	if o.logFormat == "json" {
+		h = slog.NewJSONHandler(a.Err, nil)
+	}
+	fp := ca.Fingerprint(auth.Root())
+	a.Infof("banco CA serving %s (listening on %s)", caURL, ln.Addr())
+	a.Infof("  names            %s", strings.Join(names, ", "))
+	a.Infof("  CRL              %s", ca.CRLURL(caURL))
+	a.Infof("  root fingerprint %s", fp)
+	for _, line := range strings.Split(ca.GroupFingerprint(fp), "\n") {
+		a.Infof("                   %s", line)
+	}
+	a.Infof("Make tokens on this host: banco ca token NAME --client  (or --server)")
+	if err := auth.Serve(ctx, ln, slog.New(h)); err != nil {
+		return err
+	}
+	a.Infof("banco CA stopped")
+	return nil
+}
+
+type caTokenOptions struct {
+	client, server bool
+	revoke         bool
+	sans           []string
+	ttl            time.Duration
+	caURL          string
+	passwordFile   string
+}
+
+func newCATokenCmd(a *App) *cobra.Command {
+	o := &caTokenOptions{}
+	c := &cobra.Command{
+		Use:   "token NAME (--client | --server)",
+		Short: "Make a one-time enrollment token for one customer or server",
+		Long: `Make a one-time token that lets its holder enroll exactly one certificate:
+for customer NAME (--client) or for the server named NAME (--server, with
+localhost, 127.0.0.1, ::1 and each --san). The token is printed on stdout;
+the root's fingerprint is shown so that it can be checked on the other side.
+The token is signed with the CA's provisioner key (it needs the CA password)
+and works only against the running 'banco ca serve', once, within --ttl.
+
+Hand it over privately: whoever holds it can enroll as NAME.`,
+		Example: `  $ banco ca token alice --client
+  $ banco ca token banco.local --server --san 192.168.1.10 --ttl 30m`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runCAToken(args[0], o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&o.client, "client", false, "a token for a customer's certificate")
+	f.BoolVar(&o.server, "server", false, "a token for a server certificate")
+	f.BoolVar(&o.revoke, "revoke", false, "a token to revoke the certificate with serial NAME")
+	f.StringArrayVar(&o.sans, "san", nil, "another DNS name or IP for a server (repeatable)")
+	f.DurationVar(&o.ttl, "ttl", ca.DefaultTokenTTL, "how long the token can be used (1m to 1h)")
+	f.StringVar(&o.caURL, "ca-url", "", "the online CA's URL (default: the one banco ca serve recorded)")
+	addPasswordFileFlag(c, &o.passwordFile)
+	return c
+}
+
+func (a *App) runCAToken(name string, o *caTokenOptions) error {
+	if n := btoi(o.client) + btoi(o.server) + btoi(o.revoke); n != 1 {
+		return usageErrorf("say which kind of token: --client, --server or --revoke")
+	}
+	if o.ttl < time.Minute || o.ttl > ca.MaxTokenTTL {
+		return usageErrorf("--ttl must be between 1m and %s", ca.MaxTokenTTL)
+	}
+	if o.revoke {
+		return a.runRevokeToken(name, o)
+	}
+	req := enroll.Request{Kind: ca.KindClient, Name: name}
+	if o.server {
+		req = enroll.Request{Kind: ca.KindServer, Name: name, SANs: o.sans}
+	} else if len(o.sans) > 0 {
+		return usageErrorf("--san is for --server tokens; a customer has no host names")
+	}
+	subject, sans, err := enroll.Names(req)
+	if err != nil {
+		return enrollError(err, req.Kind)
+	}
+	home, err := a.Home()
+	if err != nil {
+		return err
+	}
+	m, err := a.openMinter(home, o.passwordFile)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	caURL := o.caURL
+	if caURL == "" {
+		caURL = ca.LoadURL(home.CADir())
+	}
+	if caURL == "" {
+		return withHint(errors.New("the online CA's URL is not known yet"),
+			"start it first (banco ca serve), or pass --ca-url https://HOST:PORT")
+	}
+	tok, err := m.Token(ca.TokenRequest{Kind: req.Kind, Subject: subject, SANs: sans,
+		TTL: o.ttl, URL: caURL})
+	if err != nil {
+		return caError(home.CADir(), err)
+	}
+	fp := ca.Fingerprint(m.Root())
+	a.Infof("One-time %s token for %s, valid %s, for %s", req.Kind, subject, o.ttl, caURL)
+	a.Infof("  SANs             %s", strings.Join(sans, ", "))
+	a.Infof("  root fingerprint %s", fp)
+	for _, line := range strings.Split(ca.GroupFingerprint(fp), "\n") {
+		a.Infof("                   %s", line)
+	}
+	cmdName := "client " + quoteArg(subject)
+	if req.Kind == ca.KindServer {
+		cmdName = "server " + quoteArg(subject)
+	}
+	a.Infof("On the enrolling machine: banco enroll %s --token TOKEN --fingerprint %s",
+		cmdName, fp)
+	fmt.Fprintln(a.Out, tok)
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (a *App) runRevokeToken(target string, o *caTokenOptions) error {
+	serial, ok := ca.ParseSerial(target)
+	if !ok {
+		return usageErrorf("--revoke takes a SERIAL (see banco certs), got %q", target)
+	}
+	home, err := a.Home()
+	if err != nil {
+		return err
+	}
+	caURL := o.caURL
+	if caURL == "" {
+		caURL = ca.LoadURL(home.CADir())
+	}
+	if caURL == "" {
+		return withHint(errors.New("the online CA's URL is not known yet"),
+			"start it first (banco ca serve), or pass --ca-url https://HOST:PORT")
+	}
+	m, err := a.openMinter(home, o.passwordFile)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tok, err := m.RevokeToken(serial, caURL, o.ttl)
+	if err != nil {
+		return caError(home.CADir(), err)
+	}
+	a.Infof("One-time token to revoke serial %s, valid %s, for %s", serial, o.ttl, caURL)
+	a.Infof("Use it: banco revoke %s --token TOKEN --fingerprint %s", serial,
+		ca.Fingerprint(m.Root()))
+	fmt.Fprintln(a.Out, tok)
+	return nil
+}
+
+// openMinter opens the CA for minting tokens, which works while banco ca
+// serve holds the database.
+func (a *App) openMinter(home Home, passwordFile string) (*ca.Minter, error) {
+	dir, pw, err := a.caPassword(passwordFile)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ca.NewMinter(dir, pw)
+	if err != nil {
+		return nil, caError(dir, err)
+	}
+	return m, nil
+}
+
+// quoteArg quotes s for a shell when it has spaces.
+func quoteArg(s string) string {
+	if strings.ContainsAny(s, " '\"") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+type revokeOptions struct {
+	reason       string
+	message      string
+	token        string
+	caURL        string
+	fingerprint  string
+	passwordFile string
+}
+
+func newRevokeCmd(a *App) *cobra.Command {
+	o := &revokeOptions{}
+	c := &cobra.Command{
+		Use:   "revoke SERIAL|NAME",
+		Short: "Revoke a certificate (on the CA host, or through the CA with a token)",
+		Long: `Revoke a certificate so that banco serve refuses it (it reads the CA's CRL,
+within a minute or so). SERIAL is decimal, or hex as 0x... or aa:bb:...;
+NAME revokes every valid certificate of that customer or server name.
+
+On the CA host this works on the CA database directly; while 'banco ca
+serve' runs it goes through the running CA instead (SERIAL only). Elsewhere,
+pass --token from 'banco ca token SERIAL --revoke'.
+
+Reasons (RFC 5280): unspecified, key-compromise, affiliation-changed,
+superseded, cessation-of-operation.`,
+		Example: `  $ banco revoke alice --reason key-compromise
+  $ banco revoke 0x5f3a... --token "$TOKEN"`,
+		Args: exactArgs(1, "a SERIAL or NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runRevoke(c.Context(), args[0], o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.reason, "reason", "unspecified", "why: key-compromise, superseded, ...")
+	f.StringVar(&o.message, "message", "", "a note kept with the revocation")
+	f.StringVar(&o.token, "token", "", "revoke through the online CA with this token")
+	f.StringVar(&o.caURL, "ca-url", "", "the online CA's URL (default: the one in the token)")
+	f.StringVar(&o.fingerprint, "fingerprint", "", "the root fingerprint to pin (default: the token's)")
+	addPasswordFileFlag(c, &o.passwordFile)
+	return c
+}
+
+func (a *App) runRevoke(ctx context.Context, target string, o *revokeOptions) error {
+	code, ok := ca.ReasonCodes[o.reason]
+	if !ok {
+		return usageErrorf("--reason %q: use one of unspecified, key-compromise, "+
+			"affiliation-changed, superseded, cessation-of-operation", o.reason)
+	}
+	serial, isSerial := ca.ParseSerial(target)
+	if o.token != "" {
+		if !isSerial {
+			return usageErrorf("with --token, give the SERIAL the token is for")
+		}
+		return a.revokeRemote(ctx, serial, code, o)
+	}
+	dir, pw, err := a.caPassword(o.passwordFile)
+	if err != nil {
+		return err
+	}
+	auth, err := a.openCAWith(dir, pw)
+	if errors.Is(err, ca.ErrLocked) && isSerial {
+		return a.revokeThroughServe(ctx, dir, pw, serial, code, o.message)
+	}
+	if err != nil {
+		return err
+	}
+	defer auth.Close()
+
+	serials := []string{serial}
+	if !isSerial {
+		if serials, err = a.validSerials(auth, target); err != nil {
+			return err
+		}
+	}
+	for _, s := range serials {
+		err := auth.Revoke(ctx, s, code, o.message)
+		switch {
+		case errors.Is(err, ca.ErrUnknownSerial):
+			return withHint(err, "list the certificates: banco certs")
+		case errors.Is(err, ca.ErrAlreadyRevoked):
+			a.Infof("Serial %s was already revoked", s)
+			continue
+		case err != nil:
+			return err
+		}
+		a.Infof("Revoked serial %s (%s)", s, o.reason)
+		fmt.Fprintln(a.Out, s)
+	}
+	a.Infof("The CRL is updated; banco serve refuses revoked clients once it fetches it")
+	return nil
+}
+
+// validSerials finds the certificates of name that are still valid.
+func (a *App) validSerials(auth *ca.Authority, name string) ([]string, error) {
+	recs, err := auth.Certificates()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range recs {
+		if r.Revoked || !a.Now().Before(r.Cert.NotAfter) || !namesMatch(r.Cert, name) {
+			continue
+		}
+		out = append(out, r.Cert.SerialNumber.String())
+	}
+	if len(out) == 0 {
+		return nil, withHint(fmt.Errorf("no valid certificate for %q in the CA database", name),
+			"list them with: banco certs")
+	}
+	return out, nil
+}
+
+func namesMatch(c *x509.Certificate, name string) bool {
+	if c.Subject.CommonName == name {
+		return true
+	}
+	if who, err := identity.Customer(c); err == nil && who == name {
+		return true
+	}
+	return false
+}
+
+// revokeThroughServe revokes via the running banco ca serve, which holds the
+// database, with a revocation token minted here.
+func (a *App) revokeThroughServe(ctx context.Context, dir string, pw []byte, serial string,
+	code int, msg string) error {
+	caURL := ca.LoadURL(dir)
+	if caURL == "" {
+		return withHint(errors.New("the CA database is in use and the online CA's URL is unknown"),
+			"stop 'banco ca serve' and run banco revoke again")
+	}
+	m, err := ca.NewMinter(dir, pw)
+	if err != nil {
+		return caError(dir, err)
+	}
+	defer m.Close()
+	tok, err := m.RevokeToken(serial, caURL, 5*time.Minute)
+	if err != nil {
+		return caError(dir, err)
+	}
+	if err := enroll.RevokeRemote(ctx, caURL, ca.Fingerprint(m.Root()), tok, serial, code,
+		msg); err != nil {
+		return remoteError(err)
+	}
+	a.Infof("Revoked serial %s through the running CA at %s", serial, caURL)
+	fmt.Fprintln(a.Out, serial)
+	return nil
+}
+
+func (a *App) revokeRemote(ctx context.Context, serial string, code int, o *revokeOptions) error {
+	tok, err := enroll.ParseRevokeToken(o.token)
+	if err != nil {
+		return withHint(err, "make one on the CA host: banco ca token SERIAL --revoke")
+	}
+	if tok.Subject != serial {
+		return fmt.Errorf("this token revokes serial %s, not %s", tok.Subject, serial)
+	}
+	caURL, fp := o.caURL, o.fingerprint
+	if caURL == "" {
+		caURL = tok.URL
+	}
+	if fp == "" {
+		fp = tok.Fingerprint
+	}
+	if fp, err = enroll.CheckFingerprint(fp); err != nil {
+		return usageErrorf("--fingerprint: %v", err)
+	}
+	if err := enroll.RevokeRemote(ctx, caURL, fp, o.token, serial, code, o.message); err != nil {
+		return remoteError(err)
+	}
+	a.Infof("Revoked serial %s through the CA at %s", serial, caURL)
+	fmt.Fprintln(a.Out, serial)
+	return nil
+}
+
+// ExpiringSoon is how close to its end a certificate is listed as
+// "expiring soon".
+const ExpiringSoon = 30 * 24 * time.Hour
+
+type certsOptions struct {
+	json         bool
+	kind         string
+	status       string
+	name         string
+	passwordFile string
+}
+
+func newCertsCmd(a *App) *cobra.Command {
+	o := &certsOptions{}
+	c := &cobra.Command{
+		Use:   "certs",
+		Short: "List every certificate the CA issued, with its status",
+		Long: `List every certificate recorded in the CA database: serial, kind, subject,
+SANs, end of validity and status (valid, expiring soon = within 30 days,
+expired, revoked). Run it on the CA host while 'banco ca serve' is stopped.`,
+		Example: `  $ banco certs
+  $ banco certs --kind client --status valid
+  $ banco certs --json`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runCerts(o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.StringVar(&o.kind, "kind", "", "only server or client certificates")
+	f.StringVar(&o.status, "status", "", "only valid, expiring, expired or revoked ones")
+	f.StringVar(&o.name, "name", "", "only the certificates of this customer or server name")
+	addPasswordFileFlag(c, &o.passwordFile)
+	return c
+}
+
+type certRow struct {
+	Serial    string    `json:"serial"`
+	Kind      string    `json:"kind"`
+	Subject   string    `json:"subject"`
+	SANs      []string  `json:"sans"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	Status    string    `json:"status"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+func (a *App) runCerts(o *certsOptions) error {
+	if o.kind != "" && o.kind != "server" && o.kind != "client" {
+		return usageErrorf("--kind must be server or client")
+	}
+	switch o.status {
+	case "", "valid", "expiring", "expired", "revoked":
+	default:
+		return usageErrorf("--status must be valid, expiring, expired or revoked")
+	}
+	auth, err := a.openCA(o.passwordFile)
+	if err != nil {
+		return err
+	}
+	defer auth.Close()
+	recs, err := auth.Certificates()
+	if err != nil {
+		return err
+	}
+	rows := []certRow{}
+	expiring := 0
+	for _, r := range recs {
+		row := a.certRowOf(r)
+		if o.kind != "" && row.Kind != o.kind || o.status != "" && !strings.HasPrefix(row.Status,
+			o.status) || o.name != "" && !namesMatch(r.Cert, o.name) {
+			continue
+		}
+		if row.Status == "expiring soon" {
+			expiring++
+		}
+		rows = append(rows, row)
+	}
+	if o.json {
+		return printJSON(a.Out, rows)
+	}
+	var table [][]string
+	for _, r := range rows {
+		table = append(table, []string{r.Serial, r.Kind, r.Subject, strings.Join(r.SANs, ", "),
+			r.NotAfter.UTC().Format("2006-01-02"), r.Status})
+	}
+	if err := printTable(a.Out, []string{"serial", "kind", "subject", "SANs", "not after",
+		"status"}, table); err != nil {
+		return err
+	}
+	if expiring > 0 {
+		a.Infof("banco: warning: %d certificate(s) expire within 30 days; renew them "+
+			"(banco renew) or enroll again", expiring)
+	}
+	return nil
+}
+
+func (a *App) certRowOf(r ca.Record) certRow {
+	c := r.Cert
+	row := certRow{
+		Serial: c.SerialNumber.String(), Kind: string(r.Kind), Subject: c.Subject.CommonName,
+		SANs: sanStrings(c), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+	}
+	now := a.Now()
+	switch {
+	case r.Revoked:
+		row.Status, row.RevokedAt, row.Reason = "revoked", r.RevokedAt, reasonName(r.ReasonCode)
+	case !now.Before(c.NotAfter):
+		row.Status = "expired"
+	case c.NotAfter.Sub(now) < ExpiringSoon:
+		row.Status = "expiring soon"
+	default:
+		row.Status = "valid"
+	}
+	if row.SANs == nil {
+		row.SANs = []string{}
+	}
+	return row
+}
+
+func reasonName(code int) string {
+	for k, v := range ca.ReasonCodes {
+		if v == code {
+			return k
+		}
+	}
+	return fmt.Sprintf("code %d", code)
 }

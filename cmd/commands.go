@@ -7,6 +7,12 @@ func (a *App) commands() []*cobra.Command {
 	cmds := []*cobra.Command{
 		newInitCmd(a),
 		newEnrollCmd(a),
+		newCACmd(a),
+		newRevokeCmd(a),
+		newCertsCmd(a),
+		newRenewCmd(a),
+		newInspectCmd(a),
+		newExportCmd(a),
 		newServeCmd(a),
 	}
 	cmds = append(cmds, newBankCmds(a)...)

@@ -1,8 +1,212 @@
 package cmd
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
 
-// Placeholder until this command group is written.
+	"github.com/spf13/cobra"
+
+	"github.com/banco/banco/banksrv"
+	"github.com/banco/banco/internal/secfile"
+	"github.com/banco/banco/ledger"
+)
+
+type serveOptions struct {
+	addr      string
+	db        string
+	cert      string
+	key       string
+	cacert    string
+	logFormat string
+	logLevel  string
+
+	ready func(addr string) // tests: called once the listener is open
+}
+
 func newServeCmd(a *App) *cobra.Command {
-	return &cobra.Command{Use: "serve", Hidden: true}
+	o := &serveOptions{}
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the bank over mutual TLS",
+		Long: `Run the bank: HTTPS and JSON over TLS 1.2 or 1.3, where every client must
+present a certificate from the bank's CA with the clientAuth usage; the
+customer is the one named in that certificate, and their account opens on
+their first request.
+
+By default it uses the server identity written by 'banco enroll server'
+(server/server.crt, server.key and root_ca.crt in banco's folder) and the
+SQLite ledger bank.db there; --db postgres://... uses PostgreSQL instead.
+It logs one line per request on stderr and stops cleanly on Ctrl-C or
+SIGTERM, finishing the requests in flight.`,
+		Example: `  $ banco serve
+  $ banco serve --addr 0.0.0.0:8443 --log-format json
+  $ banco serve --db postgres://postgres@127.0.0.1:5432/bank`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return a.runServe(c.Context(), o) },
+	}
+	f := c.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8443", "address to listen on")
+	f.StringVar(&o.db, "db", "",
+		"ledger: a SQLite file or a postgres:// URL (default bank.db in banco's folder)")
+	f.StringVar(&o.cert, "cert", "", "server certificate chain (default server/server.crt)")
+	f.StringVar(&o.key, "key", "", "server private key (default server/server.key)")
+	f.StringVar(&o.cacert, "cacert", "",
+		"root CA that client certificates must chain to (default server/root_ca.crt)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return c
+}
+
+func (a *App) runServe(ctx context.Context, o *serveOptions) error {
+	logger, err := newLogger(a.Err, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := a.serveDefaults(o); err != nil {
+		return err
+	}
+	cert, err := loadServerPair(o.cert, o.key)
+	if err != nil {
+		return err
+	}
+	if now := a.Now(); now.After(cert.Leaf.NotAfter) || now.Before(cert.Leaf.NotBefore) {
+		return withHint(fmt.Errorf("server certificate %s is valid from %s to %s, not now",
+			o.cert, cert.Leaf.NotBefore.UTC().Format(dateLayout),
+			cert.Leaf.NotAfter.UTC().Format(dateLayout)),
+			"issue a new one: banco enroll server --force")
+	}
+	pool, roots, err := banksrv.LoadRoots(o.cacert)
+	if err != nil {
+		return fileHint(err, "banco enroll server")
+	}
+	holder := banksrv.NewCertHolder(cert)
+	tlsCfg, err := banksrv.NewTLSConfig(banksrv.TLSOptions{
+		GetCertificate: holder.GetCertificate,
+		ClientCAs:      pool,
+		Now:            a.Now,
+		// TODO(revocation): set CheckClient to refuse revoked client
+		// certificates once the CA publishes a CRL (issue 4).
+	})
+	if err != nil {
+		return err
+	}
+
+	store, err := ledger.Open(ctx, o.db, ledger.Options{Now: a.Now})
+	if err != nil {
+		return fmt.Errorf("open ledger %s: %w", redactDSN(o.db), err)
+	}
+	defer store.Close()
+	srv, err := banksrv.New(banksrv.Config{Store: store, TLS: tlsCfg, Logger: logger, Now: a.Now})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", o.addr, err),
+			"is another banco serve running? choose another address with --addr")
+	}
+	a.serveBanner(ln.Addr().String(), cert.Leaf, roots[0], redactDSN(o.db))
+	if o.ready != nil {
+		o.ready(ln.Addr().String())
+	}
+	if err := srv.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("serve on %s: %w", o.addr, err)
+	}
+	a.Infof("banco serve: stopped")
+	return nil
+}
+
+// serveDefaults fills in the files and database from banco's folder.
+func (a *App) serveDefaults(o *serveOptions) error {
+	if o.cert != "" && o.key != "" && o.cacert != "" && o.db != "" {
+		return nil
+	}
+	home, err := a.Home()
+	if err != nil {
+		return err
+	}
+	dir := home.ServerDir()
+	for _, d := range []struct {
+		v    *string
+		file string
+	}{
+		{&o.cert, filepath.Join(dir, ServerCertFile)},
+		{&o.key, filepath.Join(dir, ServerKeyFile)},
+		{&o.cacert, filepath.Join(dir, RootCertFile)},
+		{&o.db, home.LedgerDB()},
+	} {
+		if *d.v == "" {
+			*d.v = d.file
+		}
+	}
+	return nil
+}
+
+func loadServerPair(certFile, keyFile string) (*tls.Certificate, error) {
+	cert, err := banksrv.LoadKeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fileHint(err, "banco enroll server")
+	}
+	return cert, nil
+}
+
+// fileHint adds the next step to a missing or unsafe file.
+func fileHint(err error, creator string) error {
+	var pe *secfile.PermError
+	switch {
+	case errors.As(err, &pe):
+		return withHint(err, "make it private: chmod 600 "+pe.Path)
+	case errors.Is(err, fs.ErrNotExist):
+		return withHint(err, "create it with: "+creator)
+	}
+	return err
+}
+
+const dateLayout = "2006-01-02 15:04 MST"
+
+func (a *App) serveBanner(addr string, leaf, root *x509.Certificate, db string) {
+	names := append([]string{}, leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	a.Infof("banco serve: listening on https://%s (TLS 1.2/1.3, client certificates required)",
+		addr)
+	a.Infof("  server certificate: %s, valid until %s", strings.Join(names, ", "),
+		leaf.NotAfter.UTC().Format(dateLayout))
+	a.Infof("  CA fingerprint:     %s", banksrv.Fingerprint(root))
+	a.Infof("  trusted client CA:  %s", root.Subject)
+	a.Infof("  ledger:             %s", db)
+	a.Infof("  stop with Ctrl-C")
+}
+
+// redactDSN hides a password in a PostgreSQL URL before it is shown.
+func redactDSN(dsn string) string {
+	if !ledger.IsPostgres(dsn) {
+		return dsn
+	}
+	return ledger.Redact(dsn)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageErrorf("--log-format %q: use text or json", format)
 }

@@ -92,15 +92,43 @@ type Problem struct {
 	What    string `json:"what"`
 }
 
-// Store is a ledger. Every method opens the calling customer's account if
-// it does not exist yet. Implementations are safe for concurrent use, also by
-// several processes sharing one database.
+// Store is a ledger. Balance, Apply and History open the calling customer's
+// account if it does not exist yet. Implementations are safe for concurrent
+// use, also by several processes sharing one database. Apply answers only
+// once its effect (or its refusal) is durably committed.
 type Store interface {
 	Balance(ctx context.Context, customer string) (Amount, error)
 	Apply(ctx context.Context, r Request) (Result, error)
 	History(ctx context.Context, customer string, q HistoryQuery) (Page, error)
 	Verify(ctx context.Context) (Report, error)
+
+	// Lookup finds what a customer's request under key did, for crash and
+	// bench tests that check every acknowledged request is in the journal
+	// once. found is false when the key was never used. A request that was
+	// refused is found, with a zero Result and the refusal as err (for
+	// example wrapping ErrInsufficientFunds), just as Apply answered it.
+	Lookup(ctx context.Context, customer, key string) (res Result, found bool, err error)
+
+	// Entries lists, oldest first, every journal entry that touches one of
+	// the customers' accounts or was asked for by one of them, with Key set.
+	// It does not open accounts; unknown customers have no entries.
+	Entries(ctx context.Context, customers []string) ([]Entry, error)
+
 	Close() error
+}
+
+// Options tunes Open. The zero value is right for production.
+type Options struct {
+	// Now is the clock that stamps entries; nil means time.Now.
+	Now func() time.Time
+
+	// MustExist refuses to create a new SQLite file, for tools such as
+	// "banco ledger verify" that must not invent an empty ledger.
+	MustExist bool
+
+	// MaxBatch bounds how many requests one SQLite group commit holds;
+	// 0 means DefaultMaxBatch.
+	MaxBatch int
 }
 
 // Errors a caller can tell apart with errors.Is.

@@ -1,0 +1,131 @@
+package banksrv
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/banco/banco/banksrv/api"
+	"github.com/banco/banco/ledger"
+)
+
+// The handlers only decode a request, call the bank, and render the answer.
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(api.PathBalance, only(http.MethodGet, s.handleBalance))
+	mux.Handle(api.PathDeposit, only(http.MethodPost, s.handleMove(ledger.Deposit)))
+	mux.Handle(api.PathWithdraw, only(http.MethodPost, s.handleMove(ledger.Withdraw)))
+	mux.Handle(api.PathTransfer, only(http.MethodPost, s.handleMove(ledger.Transfer)))
+	mux.Handle(api.PathHistory, only(http.MethodGet, s.handleHistory))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, publicErrorf(http.StatusNotFound, api.CodeNotFound, "no such path %q", r.URL.Path))
+	})
+	return s.logRequests(mux)
+}
+
+// only answers 405 with a JSON body for any method but method (the
+// ServeMux's own 405 is plain text).
+func only(method string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method {
+			w.Header().Set("Allow", method)
+			fail(w, publicErrorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
+				"%s needs %s", r.URL.Path, method))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) handleBalance(w http.ResponseWriter, r *http.Request) {
+	p := peerOf(r)
+	if p.err != nil {
+		fail(w, p.err)
+		return
+	}
+	b, err := s.bank.balance(r.Context(), p.customer)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	render(w, http.StatusOK, b)
+}
+
+func (s *Server) handleMove(kind ledger.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := peerOf(r)
+		if p.err != nil {
+			fail(w, p.err)
+			return
+		}
+		var req api.MoveRequest
+		if err := decode(w, r, &req); err != nil {
+			fail(w, err)
+			return
+		}
+		m, err := s.bank.move(r.Context(), p.customer, kind,
+			r.Header.Get(api.HeaderIdempotencyKey), req)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		render(w, http.StatusOK, m)
+	}
+}
+
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
+	p := peerOf(r)
+	if p.err != nil {
+		fail(w, p.err)
+		return
+	}
+	q := r.URL.Query()
+	h, err := s.bank.history(r.Context(), p.customer, q.Get("limit"), q.Get("before"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	render(w, http.StatusOK, h)
+}
+
+// decode reads one JSON object of at most api.MaxBodyBytes into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	var me *http.MaxBytesError
+	msg := "the body must be one JSON object such as {\"amount\":\"12.50\"}"
+	switch {
+	case errors.As(err, &te) && te.Field == "amount":
+		msg = "amount must be a JSON string such as \"12.50\", not a number"
+	case errors.As(err, &me):
+		msg = fmt.Sprintf("the body is larger than %d bytes", api.MaxBodyBytes)
+	}
+	return &publicError{status: http.StatusBadRequest, code: api.CodeBadRequest, msg: msg,
+		err: err}
+}
+
+func render(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; the log shows the bytes
+}
+
+// fail answers err through errorResponse, the one place that decides what a
+// client may see, and leaves the whole error for the request's log line.
+func fail(w http.ResponseWriter, err error) {
+	status, body := errorResponse(err)
+	body.RequestID = noteError(w, err)
+	render(w, status, api.ErrorBody{Error: body})
+}

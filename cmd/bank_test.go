@@ -1,0 +1,329 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/banco/banco/internal/testpki"
+)
+
+// syncBuffer is a bytes.Buffer safe for a server's goroutines and a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// bankHome is a banco folder with a server identity and two customers made
+// by testpki, in the layout banco enroll writes.
+type bankHome struct {
+	pki  *testpki.PKI
+	home Home
+	env  map[string]string
+}
+
+func newBankHome(t *testing.T) *bankHome {
+	t.Helper()
+	h := &bankHome{pki: testpki.New(t, "banco test"), home: Home(t.TempDir())}
+	h.pki.WriteServer(t, h.home.ServerDir(), h.pki.Server(t))
+	for _, name := range []string{"alice", "bob"} {
+		h.pki.WriteClient(t, h.home.ClientDir(name), h.pki.Client(t, name))
+	}
+	h.env = map[string]string{"BANCO_HOME": string(h.home)}
+	return h
+}
+
+// serve runs banco serve in-process until the test ends, and returns its
+// address and its stderr.
+func (h *bankHome) serve(t *testing.T, logFormat string) (string, *syncBuffer) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	a := &App{Out: &bytes.Buffer{}, Err: stderr, Now: time.Now,
+		Getenv: func(k string) string { return h.env[k] }}
+	ready := make(chan string, 1)
+	o := &serveOptions{addr: "127.0.0.1:0", logFormat: logFormat, logLevel: "info",
+		ready: func(addr string) { ready <- addr }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.runServe(ctx, o) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v\n%s", err, stderr)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve after stop: %v", err)
+		}
+		if !strings.HasSuffix(stderr.String(), "banco serve: stopped\n") {
+			t.Errorf("serve's stderr does not end with its stop message:\n%s", stderr)
+		}
+	})
+	h.env["BANCO_CONNECT_TO"] = addr
+	return addr, stderr
+}
+
+// run runs one banco command line and returns stdout, stderr and exit code.
+func (h *bankHome) run(args ...string) (string, string, int) {
+	var out, errb bytes.Buffer
+	a := &App{In: strings.NewReader(""), Out: &out, Err: &errb, Now: time.Now,
+		Getenv: func(k string) string { return h.env[k] }}
+	code := a.Run(args)
+	return out.String(), errb.String(), code
+}
+
+func TestBankCommands(t *testing.T) {
+	h := newBankHome(t)
+	_, serveErr := h.serve(t, "text")
+
+	steps := []struct {
+		args []string
+		out  string
+	}{
+		{[]string{"balance", "--client", "bob"}, "balance 0.00\n"},
+		{[]string{"deposit", "100", "--client", "alice"}, "deposited 100.00; balance 100.00\n"},
+		{[]string{"withdraw", "12.5", "--client", "alice"}, "withdrew 12.50; balance 87.50\n"},
+		{[]string{"transfer", "20", "--to", "bob", "--client", "alice"},
+			"transferred 20.00 to bob; balance 67.50\n"},
+		{[]string{"balance", "--client", "alice"}, "balance 67.50\n"},
+		{[]string{"balance", "--client", "bob"}, "balance 20.00\n"},
+	}
+	for _, s := range steps {
+		out, errOut, code := h.run(s.args...)
+		if code != 0 || out != s.out || errOut != "" {
+			t.Fatalf("banco %s: exit %d\nstdout %q\nstderr %q\nwant stdout %q",
+				strings.Join(s.args, " "), code, out, errOut, s.out)
+		}
+	}
+
+	h.env["BANCO_CLIENT"] = "alice"
+	out, _, code := h.run("history")
+	if code != 0 {
+		t.Fatalf("history: exit %d", code)
+	}
+	checkHistory(t, out, [][]string{
+		{"3", "transfer", "alice", "bob", "-20.00", "67.50"},
+		{"2", "withdraw", "alice", "(cash)", "-12.50", "87.50"},
+		{"1", "deposit", "(cash)", "alice", "+100.00", "100.00"},
+	})
+	out, errOut, _ := h.run("history", "--limit", "1", "--before", "3")
+	checkHistory(t, out, [][]string{{"2", "withdraw", "alice", "(cash)", "-12.50", "87.50"}})
+	if errOut != "older entries: banco history --before 2\n" {
+		t.Errorf("history page stderr = %q", errOut)
+	}
+
+	out, _, _ = h.run("balance", "--json")
+	var bal struct{ Customer, Balance string }
+	if err := json.Unmarshal([]byte(out), &bal); err != nil || bal.Customer != "alice" ||
+		bal.Balance != "67.50" {
+		t.Errorf("balance --json: %q %v", out, err)
+	}
+	out, _, _ = h.run("deposit", "1", "--json")
+	var m struct {
+		Kind, Amount, Balance string
+		ID                    int64
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil || m.Kind != "deposit" ||
+		m.Amount != "1.00" || m.Balance != "68.50" || m.ID == 0 {
+		t.Errorf("deposit --json: %q %v", out, err)
+	}
+
+	for _, want := range []string{
+		"banco serve: listening on https://127.0.0.1:",
+		"  CA fingerprint:     ",
+		"  trusted client CA:  CN=banco test Root CA",
+		"msg=request", "customer=alice", "path=/v1/transfer", "status=200",
+	} {
+		if !strings.Contains(serveErr.String(), want) {
+			t.Errorf("serve's stderr lacks %q:\n%s", want, serveErr)
+		}
+	}
+}
+
+// checkHistory compares the rows of a rendered history table with want,
+// leaving out the time column.
+func checkHistory(t *testing.T, table string, want [][]string) {
+	t.Helper()
+	var got [][]string
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.FieldsFunc(line, func(r rune) bool { return r == '|' || r == '│' })
+		if len(cells) != 7 {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if cells[0] == "ID" || cells[0] == "id" {
+			continue
+		}
+		got = append(got, append(cells[:1:1], cells[2:]...))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("history rows %q, want %q\n%s", got, want, table)
+	}
+	for i := range want {
+		if strings.Join(got[i], " ") != strings.Join(want[i], " ") {
+			t.Errorf("history row %d = %q, want %q\n%s", i, got[i], want[i], table)
+		}
+	}
+}
+
+func TestBankCommandErrors(t *testing.T) {
+	h := newBankHome(t)
+	addr, _ := h.serve(t, "json")
+	expired := h.pki.ExpiredClient(t, "old")
+	h.pki.WriteClient(t, h.home.ClientDir("old"), expired)
+	h.run("deposit", "10", "--client", "alice")
+	h.run("balance", "--client", "bob")
+
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+
+	date := func(tm time.Time) string { return tm.UTC().Format("2006-01-02 15:04 MST") }
+	clientDir := func(name string) string { return h.home.ClientDir(name) }
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"insufficient funds", []string{"withdraw", "10.01", "--client", "alice"}, 1,
+			"banco: error: insufficient funds\n" +
+				"banco: hint: see what you have: banco balance\n"},
+		{"invalid amount", []string{"deposit", "1e3", "--client", "alice"}, 1,
+			"banco: error: invalid amount \"1e3\": use digits with an optional dot and up to " +
+				"2 decimals, such as 12.50\n" +
+				"banco: hint: write the amount as digits with at most 2 decimals, such as 12.50\n"},
+		{"no such recipient", []string{"transfer", "1", "--to", "carol", "--client", "alice"}, 1,
+			"banco: error: no customer named \"carol\" has an account\n" +
+				"banco: hint: check the name; an account opens on its customer's first request\n"},
+		{"transfer without recipient", []string{"transfer", "1", "--client", "alice"}, 2,
+			"banco: error: transfer needs the recipient: --to NAME\n" +
+				"usage: banco transfer AMOUNT [flags]\n" +
+				"run 'banco transfer --help' for more\n"},
+		{"several clients", []string{"balance"}, 1,
+			"banco: error: several clients are enrolled (alice, bob, old)\n" +
+				"banco: hint: choose one: --client NAME, or set BANCO_CLIENT\n"},
+		{"client not enrolled", []string{"balance", "--client", "zed"}, 1,
+			"banco: error: client certificate " +
+				filepath.Join(clientDir("zed"), "client.crt") + " does not exist\n" +
+				"banco: hint: create it with: banco enroll client zed\n" +
+				"banco: hint: or name it with --cert, --key, --cacert\n"},
+		{"expired client certificate", []string{"balance", "--client", "old"}, 1,
+			"banco: error: the client certificate \"old\" expired on " +
+				date(expired.Cert.NotAfter) + " (valid from " + date(expired.Cert.NotBefore) +
+				")\n" +
+				"banco: hint: get a new certificate: banco enroll client old --force\n"},
+		{"server not reachable", []string{"balance", "--client", "alice",
+			"--connect-to", deadAddr}, 1,
+			"banco: error: cannot reach the server at " + deadAddr + ": connection refused\n" +
+				"banco: hint: is the bank running? start it with: banco serve\n" +
+				"banco: hint: check --server and --connect-to\n"},
+		{"name does not resolve", []string{"balance", "--client", "alice",
+			"--server", "https://banco.invalid:8443", "--connect-to", ""}, 1,
+			"banco: error: cannot find the address of banco.invalid\n" +
+				"banco: hint: make it resolve: sudo banco hosts add\n" +
+				"banco: hint: or connect by address: --connect-to 127.0.0.1:8443 " +
+				"(or set BANCO_CONNECT_TO)\n"},
+		{"server name not in its certificate", []string{"balance", "--client", "alice",
+			"--server", "https://bank.example:8443", "--connect-to", addr}, 1,
+			"banco: error: the server's certificate is not accepted for bank.example: it is " +
+				"for banco.local, localhost, 127.0.0.1, ::1\n" +
+				"banco: hint: --cacert must be the bank's root (root_ca.crt from banco enroll " +
+				"client alice), and --server must use a name in the server's certificate\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "name does not resolve" {
+				delete(h.env, "BANCO_CONNECT_TO")
+				defer func() { h.env["BANCO_CONNECT_TO"] = addr }()
+			}
+			out, errOut, code := h.run(tt.args...)
+			if code != tt.code || errOut != tt.stderr || out != "" {
+				t.Errorf("banco %s: exit %d (want %d)\nstdout %q\nstderr:\n%s\nwant stderr:\n%s",
+					strings.Join(tt.args, " "), code, tt.code, out, errOut, tt.stderr)
+			}
+		})
+	}
+
+	_, errOut, code := h.run("withdraw", "-5", "--client", "alice")
+	want := "banco: error: invalid amount \"-5\": use digits with an optional dot and up to 2 " +
+		"decimals, such as 12.50\n" +
+		"banco: hint: an amount is positive; to take money out, use banco withdraw\n"
+	if code != 1 || errOut != want {
+		t.Errorf("withdraw -5: exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	for _, bad := range []string{"0", "5,00", " 5", "12.345", "1000000000.01", "01", "",
+		"-5.00"} {
+		_, errOut, code := h.run("deposit", bad, "--client", "alice")
+		if code != 1 || !strings.HasPrefix(errOut, "banco: error: invalid amount ") {
+			t.Errorf("deposit %q: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+	if out, _, _ := h.run("balance", "--client", "alice"); out != "balance 10.00\n" {
+		t.Errorf("balance after refused requests: %q", out)
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	h := &bankHome{home: Home(t.TempDir())}
+	h.env = map[string]string{"BANCO_HOME": string(h.home)}
+	_, errOut, code := h.run("serve", "--addr", "127.0.0.1:0")
+	want := "banco: error: read certificate: open " +
+		filepath.Join(h.home.ServerDir(), "server.crt") + ": no such file or directory\n" +
+		"banco: hint: create it with: banco enroll server\n"
+	if code != 1 || errOut != want {
+		t.Errorf("serve without files: exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	_, errOut, code = h.run("serve", "--log-format", "xml")
+	want = "banco: error: --log-format \"xml\": use text or json\n"
+	if code != 2 || !strings.HasPrefix(errOut, want) {
+		t.Errorf("serve --log-format xml: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestServeJSONLog(t *testing.T) {
+	h := newBankHome(t)
+	_, serveErr := h.serve(t, "json")
+	if _, errOut, code := h.run("balance", "--client", "alice"); code != 0 {
+		t.Fatalf("balance: %s", errOut)
+	}
+	for _, line := range strings.Split(serveErr.String(), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == "request" && rec["customer"] == "alice" && rec["path"] == "/v1/balance" &&
+			rec["status"] == float64(200) {
+			return
+		}
+	}
+	t.Errorf("no JSON request line for alice's balance in:\n%s", serveErr)
+}

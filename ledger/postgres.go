@@ -1,0 +1,201 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+)
+
+// pgStore runs each request in its own READ COMMITTED transaction. Several
+// servers may share the database: balances change only through conditional
+// UPDATEs (WHERE balance >= amount), whose row locks serialise concurrent
+// writers of one account and are taken in account id order; the primary key
+// on (customer, idempotency key) lets only one copy of a request commit,
+// and the loser is retried and replays the winner's answer. Serialization
+// failures and deadlocks (SQLSTATE 40001, 40P01) are retried too.
+type pgStore struct {
+	core
+}
+
+// pgMaxConns bounds each Store's connections, so that several servers fit
+// in PostgreSQL's default max_connections (100).
+const pgMaxConns = 20
+
+// pgMaxAttempts bounds the retries of one request.
+const pgMaxAttempts = 50
+
+// pgMigrationLock is the advisory lock that keeps two servers starting at
+// once from migrating together ("banco" in ASCII).
+const pgMigrationLock = 0x62616e636f
+
+func openPostgres(ctx context.Context, dsn string, opts Options) (*pgStore, error) {
+	where := Redact(dsn)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", where, err)
+	}
+	db.SetMaxOpenConns(pgMaxConns)
+	db.SetMaxIdleConns(pgMaxConns)
+	s := &pgStore{core{db: db, rd: db, where: where, now: opts.Now}}
+	if err := s.init(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Redact hides the password in a PostgreSQL URL, for messages and logs.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable PostgreSQL URL)"
+	}
+	return u.Redacted()
+}
+
+func (s *pgStore) init(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to ledger %s: %w", s.where, err)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`,
+			int64(pgMigrationLock)); err != nil {
+			return fmt.Errorf("lock ledger %s for migration: %w", s.where, err)
+		}
+		return migrate(ctx, tx, true, s.where)
+	})
+	if err != nil {
+		return err
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT id FROM accounts WHERE kind = 'cash'`).Scan(&s.cashID)
+	if err != nil {
+		return fmt.Errorf("find cash account of ledger %s: %w", s.where, err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, retrying it when PostgreSQL asks to.
+func (s *pgStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		if err == nil || !retryable(err) || attempt >= pgMaxAttempts {
+			return err
+		}
+		if err := sleep(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *pgStore) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction on ledger %s: %w", s.where, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit to ledger %s: %w", s.where, err)
+	}
+	return nil
+}
+
+// retryable: serialization failure, deadlock, or a unique violation (the
+// other copy of a request committed first; the retry replays it).
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", "40P01", "23505":
+		return true
+	}
+	return false
+}
+
+// Apply implements Store.
+func (s *pgStore) Apply(ctx context.Context, r Request) (Result, error) {
+	if err := r.check(); err != nil {
+		return Result{}, err
+	}
+	var (
+		res     Result
+		refused error
+		learned txIDs
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		learned = txIDs{}
+		res, refused, err = s.applyTx(ctx, tx, r, s.stamp(), learned)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	s.publish(learned)
+	return res, refused
+}
+
+// open opens a customer's account if it is not open; each statement
+// commits on its own.
+func (s *pgStore) open(ctx context.Context, customer string) (int64, error) {
+	if err := checkCustomer(customer); err != nil {
+		return 0, err
+	}
+	return s.openAccount(ctx, s.db, customer, s.stamp(), nil)
+}
+
+// Balance implements Store.
+func (s *pgStore) Balance(ctx context.Context, customer string) (Amount, error) {
+	if _, err := s.open(ctx, customer); err != nil {
+		return 0, err
+	}
+	bal, _, err := s.balance(ctx, customer)
+	return bal, err
+}
+
+// History implements Store.
+func (s *pgStore) History(ctx context.Context, customer string, q HistoryQuery) (Page, error) {
+	id, err := s.open(ctx, customer)
+	if err != nil {
+		return Page{}, err
+	}
+	return s.history(ctx, id, q)
+}
+
+// Lookup implements Store.
+func (s *pgStore) Lookup(ctx context.Context, customer, key string) (Result, bool, error) {
+	return s.lookup(ctx, customer, key)
+}
+
+// Entries implements Store.
+func (s *pgStore) Entries(ctx context.Context, customers []string) ([]Entry, error) {
+	return s.listEntries(ctx, customers)
+}
+
+// Verify implements Store, on one REPEATABLE READ snapshot.
+func (s *pgStore) Verify(ctx context.Context) (Report, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead,
+		ReadOnly: true})
+	if err != nil {
+		return Report{}, fmt.Errorf("verify ledger %s: %w", s.where, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return s.verify(ctx, tx)
+}
+
+// Close implements Store.
+func (s *pgStore) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close ledger %s: %w", s.where, err)
+	}
+	return nil
+}
