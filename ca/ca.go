@@ -9,9 +9,17 @@
 //	ca.json                                   the engine's config (no password in it)
 //	db/ca.db                                  the engine's bbolt database
 //
-// The package makes and reads these files and signs certificate requests. It
-// never prompts, prints or exits: the password comes from the caller, and
-// making leaf keys and writing leaf files is left to package enroll.
+// The package makes and reads these files, signs certificate requests
+// in-process (Open, Issue), mints one-time tokens (Minter, which needs no
+// database), serves the engine's HTTP API as the online CA (Serve), and
+// lists and revokes what was issued (Certificates, Revoke). It never
+// prompts, prints or exits: the password comes from the caller, and making
+// leaf keys, writing leaf files, renewal and CRL checking are left to package
+// enroll.
+//
+// The engine's bbolt database admits one process at a time: while banco ca
+// serve runs, Open in another process fails with ErrLocked after bbolt's
+// 5-second wait; a Minter still works.
 package ca
 
 import (

@@ -13,15 +13,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/banco/banco/internal/secfile"
 )
 
 var testPassword = []byte("correct horse battery")
@@ -203,36 +199,6 @@ func TestInitRefusesOverwrite(t *testing.T) {
 	}
 }
 
-func TestPermissionsIgnoreUmask(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("Unix permission bits do not apply on Windows")
-	}
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
-
-	info := newCA(t, KeyEC)
-	for p, want := range map[string]os.FileMode{
-		info.Dir: 0o700, filepath.Dir(info.DB): 0o700,
-		info.RootKey: 0o600, info.IntermediateKey: 0o600, info.Config: 0o600, info.DB: 0o600,
-	} {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := fi.Mode().Perm(); got != want {
-			t.Errorf("%s: mode %04o, want %04o", p, got, want)
-		}
-	}
-
-	if err := os.Chmod(info.IntermediateKey, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var pe *secfile.PermError
-	if _, err := Open(info.Dir, testPassword); !errors.As(err, &pe) {
-		t.Errorf("Open with a readable key: %v, want *secfile.PermError", err)
-	}
-}
-
 func TestIssueRecordsAndCaps(t *testing.T) {
 	info := newCA(t, KeyEC)
 	a := openCA(t, info.Dir)
@@ -283,5 +249,51 @@ func TestGroupFingerprint(t *testing.T) {
 		"0123 4567 89ab cdef 0123 4567 89ab cdef"
 	if got := GroupFingerprint(fp); got != want {
 		t.Errorf("GroupFingerprint:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestRecordedURLGivesCRLDistributionPoint(t *testing.T) {
+	info := newCA(t, KeyEC)
+	if err := SaveURL(info.Dir, "https://ca.banco.local:9000"); err != nil {
+		t.Fatal(err)
+	}
+	a := openCA(t, info.Dir)
+	chain, err := a.Issue(context.Background(), IssueRequest{
+		Kind: KindServer, Subject: "banco.local", SANs: []string{"banco.local"},
+		CSR: csrFor(t, "banco.local", []string{"banco.local"}, nil, nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://ca.banco.local:9000/1.0/crl"}
+	if diff := cmp.Diff(want, chain[0].CRLDistributionPoints); diff != "" {
+		t.Errorf("CRL distribution points (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpenWhileOpenIsLocked(t *testing.T) {
+	info := newCA(t, KeyEC)
+	openCA(t, info.Dir)
+	if _, err := Open(info.Dir, testPassword); !errors.Is(err, ErrLocked) {
+		t.Errorf("second Open: %v, want ErrLocked", err)
+	}
+	// Tokens need no database.
+	m, err := NewMinter(info.Dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Token(TokenRequest{Kind: KindClient, Subject: "ana",
+		SANs: []string{"urn:banco:customer:ana"}}); err != nil {
+		t.Errorf("Token while the CA is open elsewhere: %v", err)
+	}
+	bad, err := NewMinter(info.Dir, []byte("wrong password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if _, err := bad.Token(TokenRequest{Kind: KindClient, Subject: "ana"}); !errors.Is(err,
+		ErrWrongPassword) {
+		t.Errorf("Token with a wrong password: %v, want ErrWrongPassword", err)
 	}
 }

@@ -137,6 +137,9 @@ func Init(opts InitOptions) (*Info, error) {
 		}
 	}
 	if err := os.Rename(tmp, opts.Dir); err != nil {
+		if info.Replaced != "" {
+			os.Rename(info.Replaced, opts.Dir) // put the old CA back
+		}
 		return nil, fmt.Errorf("move new CA into %s: %w", opts.Dir, err)
 	}
 	return info, nil

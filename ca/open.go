@@ -15,6 +15,7 @@ import (
 	"github.com/smallstep/certificates/authority/config"
 	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/db"
+	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 	kmsapi "go.step.sm/crypto/kms/apiv1"
 	"go.step.sm/crypto/pemutil"
@@ -136,6 +137,9 @@ func Open(dir string, password []byte, opts ...Option) (*Authority, error) {
 		return nil, err
 	}
 
+	if err := probeLock(info.DB); err != nil {
+		return nil, fmt.Errorf("open CA database %s: %w", info.DB, err)
+	}
 	d, err := db.New(cfg.DB)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -376,4 +380,20 @@ func (a *Authority) Certificate(serial string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("find certificate %s in the CA database: %w", serial, err)
 	}
 	return c, nil
+}
+
+// probeLock fails fast with ErrLocked when another process (banco ca serve)
+// holds the database, instead of waiting out the 5-second timeout that the
+// engine's database layer gives bbolt. A read-only open takes a shared lock,
+// which the server's exclusive lock blocks.
+func probeLock(path string) error {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 300 * time.Millisecond,
+		ReadOnly: true})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return ErrLocked
+	}
+	if err != nil {
+		return nil // let the engine's open report it
+	}
+	return b.Close()
 }

@@ -94,7 +94,8 @@ func (h *logHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		c := r.TLS.PeerCertificates[0]
-		attrs = append(attrs, "client", clean(c.Subject.CommonName), "client_serial", c.SerialNumber.String())
+		attrs = append(attrs, "client", clean(c.Subject.CommonName),
+			"client_serial", c.SerialNumber.String())
 	}
 	if holder.err != nil {
 		attrs = append(attrs, "reason", clean(holder.err.Error()))
@@ -159,21 +160,50 @@ func clean(s string) string {
 // TLSConfig is the online CA's server TLS configuration: a certificate for
 // the CA's DNS names made by the engine and replaced at two thirds of its
 // 24-hour life, TLS 1.2 or later, and client certificates from this CA
-// verified when offered (renewal is over mTLS).
+// verified when offered (renewal is over mTLS). Client certificates are
+// verified for any usage, not only clientAuth, because servers renew with
+// their serverAuth-only certificates.
 func (a *Authority) TLSConfig() (*tls.Config, error) {
 	r := &tlsRenewer{get: a.auth.GetTLSCertificate}
 	if _, err := r.GetCertificate(nil); err != nil {
 		return nil, fmt.Errorf("make the CA's TLS certificate: %w", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(a.info.Root)
-	pool.AddCert(a.info.Intermediate)
+	roots := x509.NewCertPool()
+	roots.AddCert(a.info.Root)
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: r.GetCertificate,
-		ClientAuth:     tls.VerifyClientCertIfGiven,
-		ClientCAs:      pool,
+		// RequestClientCert leaves the check to VerifyPeerCertificate, which
+		// crypto/tls still runs on every full handshake.
+		ClientAuth: tls.RequestClientCert,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			return a.verifyClient(raw, roots)
+		},
 	}, nil
+}
+
+func (a *Authority) verifyClient(raw [][]byte, roots *x509.CertPool) error {
+	if len(raw) == 0 {
+		return nil // no certificate: enrollment with a token, CRL, root
+	}
+	inters := x509.NewCertPool()
+	inters.AddCert(a.info.Intermediate)
+	var leaf *x509.Certificate
+	for i, der := range raw {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("client certificate %d: %w", i, err)
+		}
+		if i == 0 {
+			leaf = c
+		} else {
+			inters.AddCert(c)
+		}
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	return err
 }
 
 type tlsRenewer struct {

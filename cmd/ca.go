@@ -191,7 +191,8 @@ func caError(dir string, err error) error {
 	case errors.Is(err, ca.ErrLocked):
 		return withHint(fmt.Errorf("open the CA in %s: %w (is 'banco ca serve' running?)",
 			dir, err),
-			"stop it, or enroll through it: banco enroll ... --ca-url URL --token TOKEN")
+			"stop it first (Ctrl-C in its terminal); to enroll while it runs, use tokens: "+
+				"banco ca token NAME --client, then banco enroll client NAME --token TOKEN")
 	}
 	return err
 }
@@ -266,7 +267,8 @@ it to stop. Stop it with Ctrl-C.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.addr, "addr", ":9000", "address to listen on")
-	f.StringArrayVar(&o.dnsNames, "dns", nil, "another name for the CA in its certificate (repeatable)")
+	f.StringArrayVar(&o.dnsNames, "dns", nil,
+		"another name for the CA in its certificate (repeatable)")
 	f.StringVar(&o.url, "url", "", "the URL clients use (default https://"+ca.DefaultDNSName+":PORT)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	addPasswordFileFlag(c, &o.passwordFile)
@@ -324,6 +326,10 @@ func (a *App) runCAServe(ctx context.Context, o *caServeOptions) error {
 	for _, line := range strings.Split(ca.GroupFingerprint(fp), "\n") {
 		a.Infof("                   %s", line)
 	}
+	if net.ParseIP(u.Hostname()) == nil && u.Hostname() != "localhost" {
+		a.Infof("Other machines must resolve %s to this host: sudo banco hosts add %s --ip ADDRESS",
+			u.Hostname(), u.Hostname())
+	}
 	a.Infof("Make tokens on this host: banco ca token NAME --client  (or --server)")
 	if err := auth.Serve(ctx, ln, slog.New(h)); err != nil {
 		return err
@@ -367,7 +373,8 @@ Hand it over privately: whoever holds it can enroll as NAME.`,
 	f.BoolVar(&o.revoke, "revoke", false, "a token to revoke the certificate with serial NAME")
 	f.StringArrayVar(&o.sans, "san", nil, "another DNS name or IP for a server (repeatable)")
 	f.DurationVar(&o.ttl, "ttl", ca.DefaultTokenTTL, "how long the token can be used (1m to 1h)")
-	f.StringVar(&o.caURL, "ca-url", "", "the online CA's URL (default: the one banco ca serve recorded)")
+	f.StringVar(&o.caURL, "ca-url", "",
+		"the online CA's URL (default: the one banco ca serve recorded)")
 	addPasswordFileFlag(c, &o.passwordFile)
 	return c
 }
@@ -396,7 +403,7 @@ func (a *App) runCAToken(name string, o *caTokenOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.openMinter(home, o.passwordFile)
+	m, err := a.openMinter(o.passwordFile)
 	if err != nil {
 		return err
 	}
@@ -456,7 +463,7 @@ func (a *App) runRevokeToken(target string, o *caTokenOptions) error {
 		return withHint(errors.New("the online CA's URL is not known yet"),
 			"start it first (banco ca serve), or pass --ca-url https://HOST:PORT")
 	}
-	m, err := a.openMinter(home, o.passwordFile)
+	m, err := a.openMinter(o.passwordFile)
 	if err != nil {
 		return err
 	}
@@ -474,7 +481,7 @@ func (a *App) runRevokeToken(target string, o *caTokenOptions) error {
 
 // openMinter opens the CA for minting tokens, which works while banco ca
 // serve holds the database.
-func (a *App) openMinter(home Home, passwordFile string) (*ca.Minter, error) {
+func (a *App) openMinter(passwordFile string) (*ca.Minter, error) {
 	dir, pw, err := a.caPassword(passwordFile)
 	if err != nil {
 		return nil, err
@@ -498,6 +505,7 @@ type revokeOptions struct {
 	reason       string
 	message      string
 	token        string
+	tokenFile    string
 	caURL        string
 	fingerprint  string
 	passwordFile string
@@ -529,8 +537,10 @@ superseded, cessation-of-operation.`,
 	f.StringVar(&o.reason, "reason", "unspecified", "why: key-compromise, superseded, ...")
 	f.StringVar(&o.message, "message", "", "a note kept with the revocation")
 	f.StringVar(&o.token, "token", "", "revoke through the online CA with this token")
+	f.StringVar(&o.tokenFile, "token-file", "", "read the token from FILE")
 	f.StringVar(&o.caURL, "ca-url", "", "the online CA's URL (default: the one in the token)")
-	f.StringVar(&o.fingerprint, "fingerprint", "", "the root fingerprint to pin (default: the token's)")
+	f.StringVar(&o.fingerprint, "fingerprint", "",
+		"the root fingerprint to pin (default: the token's)")
 	addPasswordFileFlag(c, &o.passwordFile)
 	return c
 }
@@ -542,7 +552,11 @@ func (a *App) runRevoke(ctx context.Context, target string, o *revokeOptions) er
 			"affiliation-changed, superseded, cessation-of-operation", o.reason)
 	}
 	serial, isSerial := ca.ParseSerial(target)
-	if o.token != "" {
+	tok, err := readToken(o.token, o.tokenFile)
+	if err != nil {
+		return err
+	}
+	if o.token = tok; o.token != "" {
 		if !isSerial {
 			return usageErrorf("with --token, give the SERIAL the token is for")
 		}

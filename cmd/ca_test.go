@@ -6,9 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -165,30 +163,5 @@ func TestInitRefusesOverwrite(t *testing.T) {
 	after, _ = ca.Load(filepath.Join(home, "ca"))
 	if after.Fingerprint() == before.Fingerprint() {
 		t.Error("init --force kept the old CA")
-	}
-}
-
-func TestInitPermissionsUmask0(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("Unix permission bits do not apply on Windows")
-	}
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
-
-	home := initHome(t)
-	if _, stderr, code := bancoRun(t, pwEnv(), "--home", home, "enroll", "server"); code != 0 {
-		t.Fatalf("enroll: %s", stderr)
-	}
-	for p, want := range map[string]os.FileMode{
-		"ca": 0o700, "ca/db": 0o700, "ca/root_ca.key": 0o600, "ca/intermediate_ca.key": 0o600,
-		"ca/ca.json": 0o600, "server": 0o700, "server/server.key": 0o600,
-	} {
-		fi, err := os.Stat(filepath.Join(home, p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := fi.Mode().Perm(); got != want {
-			t.Errorf("%s: mode %04o, want %04o", p, got, want)
-		}
 	}
 }

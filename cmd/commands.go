@@ -18,6 +18,7 @@ func (a *App) commands() []*cobra.Command {
 	cmds = append(cmds, newBankCmds(a)...)
 	return append(cmds,
 		newLedgerCmd(a),
+		newBenchCmd(a),
 		newHostsCmd(a),
 	)
 }

@@ -35,6 +35,7 @@ type enrollOptions struct {
 
 	// Remote enrollment through banco ca serve (issue 4).
 	token       string
+	tokenFile   string
 	caURL       string
 	fingerprint string
 }
@@ -130,16 +131,36 @@ func addEnrollFlags(c *cobra.Command, o *enrollOptions) {
 	addPasswordFileFlag(c, &o.passwordFile)
 	f.StringVar(&o.token, "token", "",
 		"enroll through banco ca serve with this one-time token (from banco ca token)")
+	f.StringVar(&o.tokenFile, "token-file", "", "read the token from FILE")
 	f.StringVar(&o.caURL, "ca-url", "", "the online CA's URL (default: the one in the token)")
 	f.StringVar(&o.fingerprint, "fingerprint", "",
 		"the root's SHA-256 fingerprint to pin (default: the one in the token)")
+}
+
+// readToken takes the token from --token or --token-file.
+func readToken(token, file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(token), nil
+	}
+	if token != "" {
+		return "", usageErrorf("give the token once: --token or --token-file")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", withHint(fmt.Errorf("read token: %w", err), "check the --token-file path")
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func (a *App) runEnroll(ctx context.Context, o *enrollOptions) error {
 	if o.days < 1 || o.days > MaxDays {
 		return usageErrorf("--days must be between 1 and %d, got %d", MaxDays, o.days)
 	}
-	if o.token != "" {
+	tok, err := readToken(o.token, o.tokenFile)
+	if err != nil {
+		return err
+	}
+	if o.token = tok; o.token != "" {
 		return a.runRemoteEnroll(ctx, o)
 	}
 	if o.caURL != "" || o.fingerprint != "" {
@@ -241,8 +262,8 @@ func remoteError(err error) error {
 		return withHint(err, "the token may be used already, expired, or for another name; "+
 			"the CA's log says which. Ask for a new token: banco ca token NAME")
 	}
-	return withHint(err, "check --ca-url (the CA's name must resolve here) and that "+
-		"'banco ca serve' is running")
+	return withHint(err, "check that 'banco ca serve' is running and that its name resolves "+
+		"here (sudo banco hosts add "+ca.DefaultDNSName+" --ip CA_ADDRESS), or pass --ca-url")
 }
 
 func (a *App) enrollPaths(o *enrollOptions) (enroll.Paths, error) {
@@ -300,7 +321,7 @@ func (a *App) printEnrolled(id *enroll.Identity, p enroll.Paths, o *enrollOption
 	if o.kind == ca.KindServer {
 		a.Infof("Next: banco serve")
 	} else {
-		a.Infof("Next: banco balance  (as %s; the bank server must be running)", o.name)
+		a.Infof("Next: banco balance --client %s  (with banco serve running)", quoteArg(o.name))
 	}
 	fmt.Fprintln(a.Out, p.Cert)
 }
@@ -453,7 +474,8 @@ file is encrypted with a password you choose (--password-file, else
 $BANCO_P12_PASSWORD, else asked twice): AES-256 with PBKDF2-SHA-256. Use
 --legacy only for systems that cannot read that (3DES, weak).`,
 		Example: `  $ banco export p12 alice
-  $ curl --cert-type P12 --cert alice.p12:PASSWORD --cacert root_ca.crt https://banco.local:8443/balance`,
+  $ curl --cert-type P12 --cert alice.p12:PASSWORD --cacert root_ca.crt \
+      https://banco.local:8443/v1/balance`,
 		Args: exactArgs(1, "the customer's NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.runExportP12(args[0], o)
@@ -505,4 +527,163 @@ func (a *App) runExportP12(name string, o *exportOptions) error {
 	a.Infof("Next: import it in a browser, or: curl --cert-type P12 --cert %s:PASSWORD ...", out)
 	fmt.Fprintln(a.Out, out)
 	return nil
+}
+
+type inspectOptions struct {
+	root string
+}
+
+func newInspectCmd(a *App) *cobra.Command {
+	o := &inspectOptions{}
+	c := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Explain a certificate or chain in plain words, with warnings",
+		Long: `Explain each certificate in FILE (PEM): who it is for, who issued it, when
+it is valid, what it may be used for, and its fingerprint. Warnings point
+out what would make TLS fail: no SAN, a wrong or missing key usage, an
+expired or soon-expiring certificate, a chain out of order, or a chain that
+does not lead to this banco CA's root (--root FILE, else the banco home's
+CA, else root_ca.crt next to FILE).`,
+		Example: `  $ banco inspect ~/.config/banco/server/server.crt`,
+		Args:    exactArgs(1, "a FILE"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runInspect(args[0], o)
+		},
+	}
+	c.Flags().StringVar(&o.root, "root", "", "the root to check the chain against")
+	return c
+}
+
+func (a *App) runInspect(file string, o *inspectOptions) error {
+	certs, err := ca.ReadCerts(file)
+	if err != nil {
+		return withHint(err, "give a PEM file with BEGIN CERTIFICATE blocks, such as server.crt")
+	}
+	root, rootFrom := a.inspectRoot(file, o.root)
+	w := a.Out
+	now := a.Now()
+	for i, c := range certs {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		role := "leaf"
+		if c.IsCA {
+			role = "CA"
+		}
+		fmt.Fprintf(w, "Certificate %d of %d (%s)\n", i+1, len(certs), role)
+		fmt.Fprintf(w, "  subject      %s\n", c.Subject)
+		fmt.Fprintf(w, "  issuer       %s\n", c.Issuer)
+		fmt.Fprintf(w, "  serial       %s\n", c.SerialNumber)
+		fmt.Fprintf(w, "  valid        %s to %s\n", day(c.NotBefore), day(c.NotAfter))
+		fmt.Fprintf(w, "  key          %s\n", c.PublicKeyAlgorithm)
+		if sans := sanStrings(c); len(sans) > 0 {
+			fmt.Fprintf(w, "  names (SAN)  %s\n", strings.Join(sans, ", "))
+		}
+		if eku := ekuNames(c); len(eku) > 0 {
+			fmt.Fprintf(w, "  usage        %s\n", strings.Join(eku, ", "))
+		}
+		if len(c.CRLDistributionPoints) > 0 {
+			fmt.Fprintf(w, "  CRL          %s\n", strings.Join(c.CRLDistributionPoints, ", "))
+		}
+		fmt.Fprintf(w, "  SHA-256      %s\n", ca.Fingerprint(c))
+		for _, warn := range certWarnings(c, now) {
+			fmt.Fprintf(w, "  warning: %s\n", warn)
+		}
+	}
+	for _, warn := range chainWarnings(certs, root, rootFrom, now) {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	return nil
+}
+
+// inspectRoot finds the root to check a chain against, and says where from.
+func (a *App) inspectRoot(file, flag string) (*x509.Certificate, string) {
+	var tries []string
+	if flag != "" {
+		tries = append(tries, flag)
+	} else {
+		if home, err := a.Home(); err == nil {
+			tries = append(tries, filepath.Join(home.CADir(), ca.RootCertFile))
+		}
+		tries = append(tries, filepath.Join(filepath.Dir(file), RootCertFile))
+	}
+	for _, p := range tries {
+		if certs, err := ca.ReadCerts(p); err == nil {
+			return certs[0], p
+		}
+	}
+	return nil, ""
+}
+
+func ekuNames(c *x509.Certificate) []string {
+	names := map[x509.ExtKeyUsage]string{
+		x509.ExtKeyUsageServerAuth: "TLS server (serverAuth)",
+		x509.ExtKeyUsageClientAuth: "TLS client (clientAuth)",
+		x509.ExtKeyUsageAny:        "any",
+	}
+	var out []string
+	for _, u := range c.ExtKeyUsage {
+		if n, ok := names[u]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("other (%d)", u))
+		}
+	}
+	if c.IsCA {
+		out = append(out, "signs certificates")
+	}
+	return out
+}
+
+func certWarnings(c *x509.Certificate, now time.Time) []string {
+	var w []string
+	switch {
+	case now.Before(c.NotBefore):
+		w = append(w, "not valid yet (check the clocks)")
+	case !now.Before(c.NotAfter):
+		w = append(w, fmt.Sprintf("EXPIRED on %s", day(c.NotAfter)))
+	case c.NotAfter.Sub(now) < ExpiringSoon:
+		w = append(w, fmt.Sprintf("expires in %d days", int(c.NotAfter.Sub(now).Hours()/24)))
+	}
+	if c.IsCA {
+		return w
+	}
+	if len(sanStrings(c)) == 0 {
+		w = append(w, "no SAN: TLS clients ignore the subject's name and will refuse it")
+	}
+	if len(c.ExtKeyUsage) == 0 {
+		w = append(w, "no extended key usage: banco requires serverAuth or clientAuth")
+	}
+	if len(c.ExtKeyUsage) > 1 {
+		w = append(w, "more than one usage: banco gives a certificate one role only")
+	}
+	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		w = append(w, "key usage lacks digitalSignature: TLS 1.3 will refuse it")
+	}
+	return w
+}
+
+func chainWarnings(certs []*x509.Certificate, root *x509.Certificate, rootFrom string,
+	now time.Time) []string {
+	var w []string
+	for i := 1; i < len(certs); i++ {
+		if certs[i-1].CheckSignatureFrom(certs[i]) != nil {
+			w = append(w, fmt.Sprintf("certificate %d is not signed by certificate %d: "+
+				"the chain is out of order or incomplete", i, i+1))
+		}
+	}
+	if root == nil {
+		return append(w, "no banco root found to check the chain against (use --root FILE)")
+	}
+	roots, inters := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	for _, c := range certs[1:] {
+		inters.AddCert(c)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters,
+		CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil && !certs[0].Equal(root) {
+		w = append(w, fmt.Sprintf("not from this CA (root %s): %v", rootFrom, err))
+	}
+	return w
 }

@@ -491,6 +491,9 @@ func (a *App) runHostsStatus(ctx context.Context, o *hostsOptions, names []strin
 	if err != nil {
 		return hostsEditError(err, f.Path)
 	}
+	if sys, err := hosts.DefaultPath(); err == nil && o.file != "" && o.file != sys {
+		a.Infof("note: lookups ask the system's resolver, which reads %s, not %s", sys, o.file)
+	}
 	if len(names) == 0 {
 		names = managedNames(r)
 	}

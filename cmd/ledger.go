@@ -72,6 +72,9 @@ func (a *App) runLedgerVerify(c *cobra.Command, o *ledgerVerifyOptions) error {
 		return withHint(err, "pass --db with the ledger's path, "+
 			"or run 'banco serve' once to create one")
 	}
+	if errors.Is(err, ledger.ErrNotLedger) {
+		return withHint(err, "check --db: it must name the database banco serve uses")
+	}
 	if errors.Is(err, ledger.ErrSchemaTooNew) {
 		return withHint(err, "run 'banco ledger verify' from the banco version that serves it")
 	}

@@ -37,7 +37,6 @@ type secretSpec struct {
 	hint    string // how to do without a password, if there is a way
 }
 
-
 func noPasswordError(s secretSpec) error {
 	return withHint(fmt.Errorf("the %s is needed and there is no terminal to ask for it", s.what),
 		"give it with --password-file FILE, or in the "+s.env+" variable, "+

@@ -36,11 +36,18 @@ type CRLChecker struct {
 	mu      sync.Mutex
 	crl     *x509.RevocationList
 	revoked map[string]bool
-	fetched time.Time
+	tried   time.Time // last fetch attempt, successful or not
+	lastErr error
 }
 
+// failRetry is how often a checker with no usable CRL tries the CA again;
+// in between, handshakes fail at once instead of each waiting on the CA.
+const failRetry = 5 * time.Second
+
 // NewCRLChecker returns a checker for the CRL at url, signed by issuer and
-// served over TLS by a CA whose certificate chains to root.
+// served over TLS by a CA whose certificate chains to root. While the CA
+// cannot be reached and no current CRL is cached, IsRevoked fails (closed)
+// and tries the CA again at most every few seconds.
 func NewCRLChecker(url string, root, issuer *x509.Certificate) *CRLChecker {
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
@@ -49,7 +56,7 @@ func NewCRLChecker(url string, root, issuer *x509.Certificate) *CRLChecker {
 		Issuer:  issuer,
 		Refresh: DefaultCRLRefresh,
 		Client: &http.Client{
-			Timeout: 10 * time.Second,
+			Timeout: 5 * time.Second,
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{
 				RootCAs: pool, MinVersion: tls.VersionTLS12,
 			}},
@@ -64,22 +71,33 @@ func (c *CRLChecker) IsRevoked(ctx context.Context, serial *big.Int) (bool, erro
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.Now()
-	if c.crl == nil || now.Sub(c.fetched) >= c.Refresh {
+	usable := c.crl != nil && now.Before(c.crl.NextUpdate)
+	wait := c.Refresh
+	if !usable {
+		wait = min(wait, failRetry)
+	}
+	if c.tried.IsZero() || now.Sub(c.tried) >= wait {
+		c.tried = now
 		crl, err := c.fetch(ctx)
-		switch {
-		case err == nil:
-			c.set(crl, now)
-		case c.crl != nil && now.Before(c.crl.NextUpdate):
-			// Keep the last good CRL while it is still current.
-		default:
-			return false, err
+		c.lastErr = err
+		if err == nil {
+			c.set(crl)
+			usable = now.Before(crl.NextUpdate)
 		}
+	}
+	if !usable {
+		// Fail closed: with no current CRL nobody can be known not revoked.
+		if c.lastErr != nil {
+			return false, c.lastErr
+		}
+		return false, fmt.Errorf("the CRL from %s is out of date (next update was %s)",
+			c.URL, c.crl.NextUpdate.UTC().Format(time.RFC3339))
 	}
 	return c.revoked[serial.String()], nil
 }
 
-func (c *CRLChecker) set(crl *x509.RevocationList, now time.Time) {
-	c.crl, c.fetched = crl, now
+func (c *CRLChecker) set(crl *x509.RevocationList) {
+	c.crl = crl
 	c.revoked = make(map[string]bool, len(crl.RevokedCertificateEntries))
 	for _, e := range crl.RevokedCertificateEntries {
 		c.revoked[e.SerialNumber.String()] = true
@@ -131,4 +149,17 @@ func (c *CRLChecker) VerifyConnection(cs tls.ConnectionState) error {
 			leaf.Subject.CommonName)
 	}
 	return nil
+}
+
+// CRLCheckerFor returns a checker for the CRL of the CA that issued id (a
+// server's own identity: its clients come from the same intermediate), at
+// the CRL distribution point in id's certificate. ok is false when the
+// certificate names none, e.g. when it was issued before the CA first ran
+// online; the caller then needs the URL from elsewhere (ca.CRLURL).
+func CRLCheckerFor(id *Identity) (c *CRLChecker, ok bool) {
+	leaf := id.Leaf()
+	if len(id.Chain) < 2 || len(leaf.CRLDistributionPoints) == 0 {
+		return nil, false
+	}
+	return NewCRLChecker(leaf.CRLDistributionPoints[0], id.Root, id.Chain[1]), true
 }

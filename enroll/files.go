@@ -84,7 +84,9 @@ func (p Paths) Check(force bool) error {
 
 // Write writes the identity to p: the key unencrypted (PKCS#8, 0600, so a
 // server can start unattended) in a 0700 folder, the chain and the root
-// 0644. Without force nothing is written if any of the files exists.
+// 0644. Without force nothing is written if any of the files exists, and a
+// failure part way removes what this call wrote; with force each file is
+// replaced whole (see secfile.Write), the key first.
 func (id *Identity) Write(p Paths, force bool) error {
 	if err := p.Check(force); err != nil {
 		return err
@@ -98,13 +100,28 @@ func (id *Identity) Write(p Paths, force bool) error {
 			return fmt.Errorf("create folder %s: %w", d, err)
 		}
 	}
-	if err := secfile.WritePrivate(p.Key, pem.EncodeToMemory(block), force); err != nil {
-		return err
+	files := []struct {
+		path string
+		data []byte
+		perm os.FileMode
+	}{
+		{p.Key, pem.EncodeToMemory(block), 0o600},
+		{p.Cert, EncodeCerts(id.Chain...), 0o644},
+		{p.Root, EncodeCerts(id.Root), 0o644},
 	}
-	if err := secfile.Write(p.Cert, EncodeCerts(id.Chain...), 0o644, force); err != nil {
-		return err
+	var written []string
+	for _, f := range files {
+		if err := secfile.Write(f.path, f.data, f.perm, force); err != nil {
+			if !force {
+				for _, w := range written {
+					os.Remove(w)
+				}
+			}
+			return err
+		}
+		written = append(written, f.path)
 	}
-	return secfile.Write(p.Root, EncodeCerts(id.Root), 0o644, force)
+	return nil
 }
 
 func uniqueDirs(files ...string) []string {

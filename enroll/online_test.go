@@ -137,7 +137,10 @@ func TestRevocationAndCRL(t *testing.T) {
 	alice, _ := o.enrollClient(t, "alice")
 	bob, _ := o.enrollClient(t, "bob")
 
-	checker := NewCRLChecker(ca.CRLURL(o.url), o.a.Root(), o.a.Intermediate())
+	checker, ok := CRLCheckerFor(alice)
+	if !ok || checker.URL != ca.CRLURL(o.url) {
+		t.Fatalf("CRLCheckerFor: %v %+v", ok, checker)
+	}
 	checker.Refresh = 0 // fetch on every call
 	ctx := context.Background()
 	if r, err := checker.IsRevoked(ctx, alice.Leaf().SerialNumber); err != nil || r {
@@ -227,5 +230,45 @@ func TestVerifyConnectionRefusesRevokedClient(t *testing.T) {
 	}
 	if err := get(bob); err == nil {
 		t.Error("revoked client accepted")
+	}
+}
+
+func TestRenewRefusesAnotherCAsCertificate(t *testing.T) {
+	o := startCA(t)
+	stranger := startCA(t)
+	id, _ := stranger.enrollClient(t, "mallory")
+	// Pin o's root so that only the client certificate is foreign.
+	id.Root = o.a.Root()
+	if _, err := Renew(context.Background(), id, o.url, time.Now()); err == nil {
+		t.Fatal("the CA renewed a certificate from another CA")
+	}
+	if !bytes.Contains([]byte(o.log.String()), []byte("unknown authority")) {
+		t.Errorf("the CA did not log why:\n%s", o.log)
+	}
+}
+
+func TestCRLCheckerFailsClosed(t *testing.T) {
+	o := startCA(t)
+	alice, _ := o.enrollClient(t, "alice")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "https://" + ln.Addr().String() + "/1.0/crl"
+	ln.Close() // nothing listens there now
+	c := NewCRLChecker(dead, o.a.Root(), o.a.Intermediate())
+	if _, err := c.IsRevoked(context.Background(), alice.Leaf().SerialNumber); err == nil {
+		t.Error("IsRevoked without any CRL did not fail")
+	}
+	err = c.VerifyConnection(tls.ConnectionState{PeerCertificates: alice.Chain})
+	if err == nil {
+		t.Error("VerifyConnection let a client in with no CRL")
+	}
+
+	// A CRL signed by another CA is refused.
+	other := startCA(t)
+	c = NewCRLChecker(ca.CRLURL(o.url), o.a.Root(), other.a.Intermediate())
+	if _, err := c.IsRevoked(context.Background(), alice.Leaf().SerialNumber); err == nil {
+		t.Error("a CRL not signed by the given issuer was accepted")
 	}
 }

@@ -40,6 +40,10 @@ func CAURL(leaf *x509.Certificate) string {
 	return ""
 }
 
+// TODO(renewal): renewing a certificate leaves the previous one valid until
+// it ends, as step-ca does; revoking it as "superseded" would shrink the
+// window in which a stolen old key still works.
+
 // Renew gets a new certificate for id's key from the online CA at caURL,
 // authenticating with id itself over mTLS and trusting only id.Root. The
 // new certificate has the same names and lifetime as the old one.

@@ -72,3 +72,30 @@ func benchCommit(b *testing.B, be backend, clients int, transfer bool) {
 		b.ReportMetric(float64(ss.committed.Load())/float64(ss.commits.Load()), "ops/commit")
 	}
 }
+
+// BenchmarkBalance measures balance reads of existing accounts by 16
+// concurrent callers.
+func BenchmarkBalance(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			s, _ := newStore(b, be)
+			for i := range 16 {
+				apply(b, s, dep(fmt.Sprint("c", i), 100, "seed"))
+			}
+			var next atomic.Int64
+			b.SetParallelism(8)
+			b.ResetTimer()
+			cpu0 := processCPU()
+			b.RunParallel(func(pb *testing.PB) {
+				who := fmt.Sprint("c", next.Add(1)%16)
+				for pb.Next() {
+					if _, err := s.Balance(bg, who); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}

@@ -45,7 +45,8 @@ func (c *core) stamp() time.Time { return c.now().UTC().Truncate(time.Microsecon
 
 // accountID finds a customer's account id, or found=false. l collects what
 // a transaction learns; nil means q reads only committed rows.
-func (c *core) accountID(ctx context.Context, q querier, name string, l txIDs) (int64, bool, error) {
+func (c *core) accountID(ctx context.Context, q querier, name string,
+	l txIDs) (int64, bool, error) {
 	if v, ok := c.ids.Load(name); ok {
 		return v.(int64), true, nil
 	}
@@ -91,7 +92,9 @@ func (c *core) openAccount(ctx context.Context, q querier, name string, at time.
 
 // applyTx applies r inside the caller's transaction q. It returns the
 // result, or refused (an answer to remember: the caller commits), or err
-// (the caller rolls back; nothing may be kept). q must allow savepoints.
+// (the caller rolls back; nothing may be kept). When err wraps
+// ErrKeyConflict, nothing but the opening of the caller's account was
+// written, and committing is safe.
 func (c *core) applyTx(ctx context.Context, q querier, r Request, at time.Time,
 	l txIDs) (res Result, refused, err error) {
 	cust, err := c.openAccount(ctx, q, r.Customer, at, l)
@@ -153,33 +156,21 @@ func (p posting) balanceOf(id int64) Amount {
 // PostgreSQL), in account id order so that two transfers in opposite
 // directions cannot deadlock, then appends the journal entry. code is a
 // refusal when a balance would leave its bounds; move has then changed
-// nothing: when the second UPDATE refuses, the first is undone by its exact
-// reverse in the same transaction (cheaper than a savepoint).
+// nothing: a step that succeeded is undone by its exact reverse in the same
+// transaction (cheaper than a savepoint). When both steps would fail, the
+// debit's reason wins, as in the SQLite batch path (see refusalFor).
 func (c *core) move(ctx context.Context, q querier, r Request, debit, credit, cust int64,
 	at time.Time) (p posting, code string, err error) {
 	var debitBal, creditBal Amount
-	first, second := c.debit, c.credit
-	firstID, secondID := debit, credit
-	firstBal, secondBal := &debitBal, &creditBal
-	undo := Amount(r.Amount) // what reverses the first step, added to its balance
-	if credit < debit {
-		first, second = second, first
-		firstID, secondID = secondID, firstID
-		firstBal, secondBal = secondBal, firstBal
-		undo = -undo
+	debitFirst := debit < credit
+	doDebit := func() (bool, error) { return c.debit(ctx, q, debit, r.Amount, &debitBal) }
+	doCredit := func() (bool, error) { return c.credit(ctx, q, credit, r.Amount, &creditBal) }
+	if debitFirst {
+		code, err = c.steps(ctx, q, doDebit, doCredit, debit, credit, r.Amount, true)
+	} else {
+		code, err = c.steps(ctx, q, doCredit, doDebit, credit, debit, r.Amount, false)
 	}
-	ok, err := first(ctx, q, firstID, r.Amount, firstBal)
-	if err == nil && ok {
-		ok, err = second(ctx, q, secondID, r.Amount, secondBal)
-		if err == nil && !ok {
-			err = c.undo(ctx, q, firstID, undo)
-		}
-	}
-	if err != nil {
-		return posting{}, "", err
-	}
-	if !ok {
-		code, err := c.why(ctx, q, debit, r.Amount)
+	if err != nil || code != "" {
 		return posting{}, code, err
 	}
 
@@ -219,20 +210,51 @@ func (c *core) undo(ctx context.Context, q querier, id int64, delta Amount) erro
 	return nil
 }
 
-// why tells a refusal for lack of funds from one for a balance limit.
-func (c *core) why(ctx context.Context, q querier, debit int64, a Amount) (string, error) {
-	if debit == c.cashID {
-		return refusedLimit, nil
+// steps runs the two steps of a move; firstIsDebit says which is which.
+func (c *core) steps(ctx context.Context, q querier, first, second func() (bool, error),
+	firstID, secondID int64, a Amount, firstIsDebit bool) (string, error) {
+	undoFirst, undoSecond := a, -a // reverses a debit, a credit
+	if !firstIsDebit {
+		undoFirst, undoSecond = -a, a
 	}
-	var bal Amount
-	err := q.QueryRowContext(ctx, `SELECT balance FROM accounts WHERE id = $1`, debit).Scan(&bal)
+	ok, err := first()
 	if err != nil {
-		return "", fmt.Errorf("read balance of account %d: %w", debit, err)
+		return "", err
 	}
-	if bal < a {
-		return refusedFunds, nil
+	if !ok {
+		if firstIsDebit {
+			return c.refusalFor(true, firstID), nil
+		}
+		// The credit refused; the debit's reason wins if it refuses too.
+		ok, err := second()
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return c.refusalFor(true, secondID), nil
+		}
+		return c.refusalFor(false, firstID), c.undo(ctx, q, secondID, undoSecond)
 	}
-	return refusedLimit, nil
+	ok, err = second()
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return c.refusalFor(!firstIsDebit, secondID), c.undo(ctx, q, firstID, undoFirst)
+	}
+	return "", nil
+}
+
+// refusalFor names why a debit or credit of account id was refused. A
+// customer's debit lacks funds; a credit would pass MaxBalance. For the
+// cash account it is the other way round: a cash debit would pass the
+// bank's total, and a cash credit (a withdrawal) can only fail when the
+// customers together hold less than the amount.
+func (c *core) refusalFor(isDebit bool, id int64) string {
+	if isDebit == (id != c.cashID) {
+		return refusedFunds
+	}
+	return refusedLimit
 }
 
 func (c *core) lower(id int64) int64 {
@@ -249,7 +271,8 @@ func (c *core) upper(id int64) int64 {
 	return int64(MaxBalance)
 }
 
-func (c *core) debit(ctx context.Context, q querier, id int64, a Amount, bal *Amount) (bool, error) {
+func (c *core) debit(ctx context.Context, q querier, id int64, a Amount,
+	bal *Amount) (bool, error) {
 	err := q.QueryRowContext(ctx, `UPDATE accounts SET balance = balance - $1
 		WHERE id = $2 AND balance >= $3 RETURNING balance`,
 		int64(a), id, c.lower(id)+int64(a)).Scan(bal)
@@ -262,7 +285,8 @@ func (c *core) debit(ctx context.Context, q querier, id int64, a Amount, bal *Am
 	return true, nil
 }
 
-func (c *core) credit(ctx context.Context, q querier, id int64, a Amount, bal *Amount) (bool, error) {
+func (c *core) credit(ctx context.Context, q querier, id int64, a Amount,
+	bal *Amount) (bool, error) {
 	err := q.QueryRowContext(ctx, `UPDATE accounts SET balance = balance + $1
 		WHERE id = $2 AND balance <= $3 RETURNING balance`,
 		int64(a), id, c.upper(id)-int64(a)).Scan(bal)
@@ -447,7 +471,8 @@ func (c *core) history(ctx context.Context, id int64, q HistoryQuery) (Page, err
 		if p.debitID == id {
 			delta = -delta
 		}
-		page.Lines = append(page.Lines, Line{Entry: p.Entry, Delta: delta, Balance: p.balanceOf(id)})
+		page.Lines = append(page.Lines,
+			Line{Entry: p.Entry, Delta: delta, Balance: p.balanceOf(id)})
 	}
 	return page, nil
 }

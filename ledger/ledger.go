@@ -1,6 +1,26 @@
 // Package ledger is banco's double-entry book of accounts, on SQLite or
 // PostgreSQL. It leaves TLS, HTTP and identities to others: callers pass the
 // customer's name as already authenticated.
+//
+// Every movement is an immutable journal entry from a debit account to a
+// credit account; deposits and withdrawals post against the bank's cash
+// account. Each account's balance is stored and kept in the same
+// transaction as its entries. After every commit: all balances, cash
+// included, sum to zero; each stored balance equals the sum of its entries;
+// no customer balance is negative or above MaxBalance. Verify recomputes all
+// of it from the journal.
+//
+// Exactly once: a request carries an idempotency key that belongs to its
+// customer. The answer to a key, a movement or a refusal (insufficient
+// funds, balance limit, no such account), is stored in the transaction that
+// gives it, and the same request under the same key gets that answer again
+// (Result.Replayed), however often and concurrently it is retried; a
+// different request under a used key gets ErrKeyConflict. A refusal is thus
+// remembered: a client must use a new key for a new attempt.
+//
+// BUG(pg-cash): on PostgreSQL every deposit and withdrawal updates the one
+// row of the cash account, so they are serialised on that row's lock until
+// commit: a few hundred per second. Transfers between customers are not.
 package ledger
 
 import (
@@ -122,7 +142,8 @@ type Options struct {
 	// Now is the clock that stamps entries; nil means time.Now.
 	Now func() time.Time
 
-	// MustExist refuses to create a new SQLite file, for tools such as
+	// MustExist refuses to create a new SQLite file or to set up a
+	// database that holds no ledger yet (ErrNotLedger), for tools such as
 	// "banco ledger verify" that must not invent an empty ledger.
 	MustExist bool
 

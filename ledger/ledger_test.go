@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -116,9 +117,21 @@ func TestRefusalIsRemembered(t *testing.T) {
 func TestBalanceLimit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s, _ := newStore(t, b)
-		for i := 0; Amount(i)*MaxAmount < MaxBalance; i++ {
-			apply(t, s, dep("rich", MaxAmount, fmt.Sprint("d", i)))
+		// MaxBalance/MaxAmount deposits, by 16 callers so they share commits.
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 16 {
+			wg.Go(func() {
+				for i := next.Add(1); Amount(i)*MaxAmount <= MaxBalance; i = next.Add(1) {
+					_, err := s.Apply(bg, dep("rich", MaxAmount, fmt.Sprint("d", i)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
 		}
+		wg.Wait()
 		if got := balance(t, s, "rich"); got != MaxBalance {
 			t.Fatalf("balance = %s, want %s", got, MaxBalance)
 		}
@@ -466,7 +479,8 @@ func TestSchemaTooNewRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		db := b.raw(t, dsn)
-		if _, err := db.Exec(`INSERT INTO banco_schema (version, applied) VALUES (99, 0)`); err != nil {
+		_, err = db.Exec(`INSERT INTO banco_schema (version, applied) VALUES (99, 0)`)
+		if err != nil {
 			t.Fatal(err)
 		}
 		s, err = Open(bg, dsn, Options{})
@@ -538,4 +552,40 @@ func TestSQLiteFilePermissions(t *testing.T) {
 			t.Errorf("%s has mode %v, want %v", path, fi.Mode(), want)
 		}
 	}
+}
+
+func TestMustExistRefusesForeignDatabase(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		dsn := b.dsn(t)
+		if b.name == "sqlite" {
+			if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db := b.raw(t, dsn)
+		if _, err := db.Exec(`CREATE TABLE other (x INTEGER)`); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(bg, dsn, Options{MustExist: true})
+		if err == nil {
+			s.Close()
+			t.Fatal("Open with MustExist set up a database that held no ledger")
+		}
+		if !errors.Is(err, ErrNotLedger) {
+			t.Fatalf("err = %v, want ErrNotLedger", err)
+		}
+		var n int
+		err = db.QueryRow(`SELECT COUNT(*) FROM other`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open(t, dsn)
+		s, err = Open(bg, dsn, Options{MustExist: true})
+		if err != nil {
+			t.Fatalf("Open with MustExist of a ledger: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -42,7 +42,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*pgStore, erro
 	db.SetMaxOpenConns(pgMaxConns)
 	db.SetMaxIdleConns(pgMaxConns)
 	s := &pgStore{core{db: db, rd: db, where: where, now: opts.Now}}
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, opts.MustExist); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func Redact(dsn string) string {
 	return u.Redacted()
 }
 
-func (s *pgStore) init(ctx context.Context) error {
+func (s *pgStore) init(ctx context.Context, mustExist bool) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("connect to ledger %s: %w", s.where, err)
 	}
@@ -67,7 +67,7 @@ func (s *pgStore) init(ctx context.Context) error {
 			int64(pgMigrationLock)); err != nil {
 			return fmt.Errorf("lock ledger %s for migration: %w", s.where, err)
 		}
-		return migrate(ctx, tx, true, s.where)
+		return migrate(ctx, tx, true, s.where, mustExist)
 	})
 	if err != nil {
 		return err

@@ -35,7 +35,8 @@ func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (p *prepared) ExecContext(ctx context.Context, query string,
+	args ...any) (sql.Result, error) {
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -43,7 +44,8 @@ func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (
 	return st.ExecContext(ctx, args...)
 }
 
-func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (p *prepared) QueryContext(ctx context.Context, query string,
+	args ...any) (*sql.Rows, error) {
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err

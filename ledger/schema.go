@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -141,10 +142,29 @@ func migrationSQL(text string) string {
 	).Replace(text)
 }
 
+// ErrNotLedger is returned by Open with Options.MustExist for a database
+// that holds no banco ledger.
+var ErrNotLedger = errors.New("not a banco ledger")
+
 // migrate brings the schema up to SchemaVersion inside the transaction q
 // (which the caller holds exclusively), or refuses a newer one. where names
-// the database in messages.
-func migrate(ctx context.Context, q querier, pg bool, where string) error {
+// the database in messages. With mustExist, a database without banco's
+// tables is refused rather than set up.
+func migrate(ctx context.Context, q querier, pg bool, where string, mustExist bool) error {
+	if mustExist {
+		exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'banco_schema'`
+		if pg {
+			exists = `SELECT COUNT(*) FROM pg_catalog.pg_tables
+				WHERE schemaname = current_schema() AND tablename = 'banco_schema'`
+		}
+		var n int
+		if err := q.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+			return fmt.Errorf("read schema of ledger %s: %w", where, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%s has no banco tables: %w", where, ErrNotLedger)
+		}
+	}
 	_, err := q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS banco_schema (
 		version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`)
 	if err != nil {

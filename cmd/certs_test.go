@@ -1,0 +1,241 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/banco/banco/ca"
+	"github.com/banco/banco/enroll"
+)
+
+// bancoRunAt runs banco with its clock set to now.
+func bancoRunAt(t *testing.T, now time.Time, env map[string]string,
+	args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	app := &App{In: &bytes.Buffer{}, Out: &out, Err: &errb,
+		Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return now }}
+	code := app.Run(args)
+	return out.String(), errb.String(), code
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, stderr, code := bancoRun(t, pwEnv(), args...)
+	if code != 0 {
+		t.Fatalf("banco %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+	}
+	return out
+}
+
+func TestRevokeAndCerts(t *testing.T) {
+	home := initHome(t)
+	mustRun(t, "--home", home, "enroll", "server")
+	mustRun(t, "--home", home, "enroll", "client", "alice")
+	mustRun(t, "--home", home, "enroll", "client", "bob")
+
+	// By name: every valid certificate of alice.
+	out := mustRun(t, "--home", home, "revoke", "alice", "--reason", "key-compromise")
+	alice, err := enroll.Load(enroll.InDir(filepath.Join(home, "clients", "alice"),
+		ClientCertFile, ClientKeyFile, RootCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != alice.Leaf().SerialNumber.String() {
+		t.Errorf("revoke printed %q, want alice's serial", out)
+	}
+	_, stderr, code := bancoRun(t, pwEnv(), "--home", home, "revoke", "alice")
+	if code != 1 || !strings.Contains(stderr, "no valid certificate") {
+		t.Errorf("revoking alice again: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = bancoRun(t, pwEnv(), "--home", home, "revoke", "12345")
+	if code != 1 || !strings.Contains(stderr, "no certificate with this serial") {
+		t.Errorf("unknown serial: exit %d\n%s", code, stderr)
+	}
+	_, _, code = bancoRun(t, pwEnv(), "--home", home, "revoke", "bob", "--reason", "bored")
+	if code != 2 {
+		t.Errorf("bad reason: exit %d, want 2", code)
+	}
+
+	// The inventory shows it, as JSON and filtered.
+	var rows []certRow
+	raw := mustRun(t, "--home", home, "certs", "--json")
+	if err := json.Unmarshal([]byte(raw), &rows); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Kind+" "+r.Subject] = r.Status
+	}
+	want := map[string]string{"server banco.local": "valid", "client alice": "revoked",
+		"client bob": "valid"}
+	if len(got) != 3 || got["client alice"] != want["client alice"] ||
+		got["client bob"] != "valid" || got["server banco.local"] != "valid" {
+		t.Errorf("certs: %v, want %v", got, want)
+	}
+	out = mustRun(t, "--home", home, "certs", "--kind", "client", "--status", "valid")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 ||
+		!strings.Contains(lines[0], "bob") {
+		t.Errorf("filtered certs:\n%s", out)
+	}
+
+	// Close to its end, a certificate is "expiring soon", with a warning.
+	var bobRow certRow
+	for _, r := range rows {
+		if r.Subject == "bob" {
+			bobRow = r
+		}
+	}
+	out, stderr, code = bancoRunAt(t, bobRow.NotAfter.Add(-24*time.Hour), pwEnv(),
+		"--home", home, "certs", "--name", "bob")
+	if code != 0 || !strings.Contains(out, "expiring soon") ||
+		!strings.Contains(stderr, "expire within 30 days") {
+		t.Errorf("expiring: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+func TestCAHealth(t *testing.T) {
+	home := initHome(t)
+	info, err := ca.Load(filepath.Join(home, "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := info.Intermediate.NotAfter
+	_, stderr, code := bancoRunAt(t, end.Add(-30*24*time.Hour), pwEnv(), "--home", home, "certs")
+	if code != 0 || !strings.Contains(stderr, "warning: the CA's intermediate certificate expires") {
+		t.Errorf("30 days before the end: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = bancoRunAt(t, end.Add(time.Hour), pwEnv(), "--home", home, "enroll", "server")
+	if code != 1 || !strings.Contains(stderr, "intermediate certificate expired") {
+		t.Errorf("after the end: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	home := initHome(t)
+	mustRun(t, "--home", home, "enroll", "server")
+	crt := filepath.Join(home, "server", ServerCertFile)
+	out := mustRun(t, "--home", home, "inspect", crt)
+	for _, want := range []string{"Certificate 1 of 2 (leaf)", "CN=banco.local",
+		"TLS server (serverAuth)", "banco.local, localhost, 127.0.0.1, ::1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "warning") {
+		t.Errorf("warnings on a fresh server certificate:\n%s", out)
+	}
+
+	// Against another CA's root, and a year later.
+	other := initHome(t)
+	out = mustRun(t, "--home", home, "inspect", crt, "--root",
+		filepath.Join(other, "ca", ca.RootCertFile))
+	if !strings.Contains(out, "not from this CA") {
+		t.Errorf("no warning for another CA:\n%s", out)
+	}
+	out, _, _ = bancoRunAt(t, time.Now().AddDate(1, 0, 1), nil, "--home", home, "inspect", crt)
+	if !strings.Contains(out, "EXPIRED") {
+		t.Errorf("no warning for an expired certificate:\n%s", out)
+	}
+
+	_, stderr, code := bancoRun(t, nil, "--home", home, "inspect", filepath.Join(home, "server",
+		ServerKeyFile))
+	if code != 1 || !strings.Contains(stderr, "no PEM certificate") {
+		t.Errorf("inspect a key: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestExportP12(t *testing.T) {
+	home := initHome(t)
+	mustRun(t, "--home", home, "enroll", "client", "alice")
+	env := map[string]string{"BANCO_P12_PASSWORD": "p12 secret pass"}
+	out, stderr, code := bancoRun(t, env, "--home", home, "export", "p12", "alice")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	p := strings.TrimSpace(out)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := pkcs12.DecodeChain(data, "wrong"); err == nil {
+		t.Error("the PKCS#12 file opens with a wrong password")
+	}
+	key, leaf, cas, err := pkcs12.DecodeChain(data, "p12 secret pass")
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if leaf.Subject.CommonName != "alice" || len(cas) != 2 || key == nil {
+		t.Errorf("p12 holds %q with %d CA certificates", leaf.Subject.CommonName, len(cas))
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %04o", fi.Mode().Perm())
+	}
+	_, stderr, code = bancoRun(t, env, "--home", home, "export", "p12", "alice")
+	if code != 1 || !strings.Contains(stderr, "already exists") {
+		t.Errorf("second export: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = bancoRun(t, env, "--home", home, "export", "p12", "nobody")
+	if code != 1 || !strings.Contains(stderr, "banco enroll client nobody") {
+		t.Errorf("unknown client: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestRenewAndRemoteRevoke(t *testing.T) {
+	caHome := initHome(t)
+	caURL, caLog := startCAServe(t, caHome)
+	other := t.TempDir()
+	tok := strings.TrimSpace(mustRun(t, "--home", caHome, "ca", "token", "banco.local", "--server"))
+	if _, stderr, code := bancoRun(t, nil, "--home", other, "enroll", "server", "--token",
+		tok); code != 0 {
+		t.Fatalf("enroll: %s", stderr)
+	}
+	before, err := enroll.Load(enroll.InDir(filepath.Join(other, "server"), ServerCertFile,
+		ServerKeyFile, RootCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, stderr, code := bancoRun(t, nil, "--home", other, "renew")
+	if code != 0 {
+		t.Fatalf("renew: exit %d\n%s\nCA log:\n%s", code, stderr, caLog)
+	}
+	after := loadIdentity(t, caHome, filepath.Join(other, "server"), ServerCertFile,
+		ServerKeyFile, x509.ExtKeyUsageServerAuth)
+	if after.Leaf().SerialNumber.Cmp(before.Leaf().SerialNumber) == 0 {
+		t.Error("renew kept the certificate")
+	}
+
+	// An expired certificate gets told to enroll again.
+	_, stderr, code = bancoRunAt(t, after.Leaf().NotAfter.Add(time.Hour), nil,
+		"--home", other, "renew")
+	if code != 1 || !strings.Contains(stderr, "enroll again") ||
+		!strings.Contains(stderr, "banco ca token banco.local --server") {
+		t.Errorf("renew expired: exit %d\n%s", code, stderr)
+	}
+
+	// Revocation through the CA with a token made on the CA host.
+	serial := after.Leaf().SerialNumber.String()
+	rtok := strings.TrimSpace(mustRun(t, "--home", caHome, "ca", "token", serial, "--revoke"))
+	out, stderr, code := bancoRun(t, nil, "--home", other, "revoke", serial, "--token", rtok)
+	if code != 0 || strings.TrimSpace(out) != serial {
+		t.Fatalf("remote revoke: exit %d\n%s\nCA log:\n%s", code, stderr, caLog)
+	}
+	checker := enroll.NewCRLChecker(ca.CRLURL(caURL), after.Root, after.Chain[1])
+	if r, err := checker.IsRevoked(context.Background(), after.Leaf().SerialNumber); err != nil || !r {
+		t.Errorf("CRL after remote revoke: %v, %v", r, err)
+	}
+	_, stderr, code = bancoRun(t, nil, "--home", other, "renew")
+	if code != 1 {
+		t.Errorf("renewing a revoked certificate: exit %d\n%s", code, stderr)
+	}
+}
