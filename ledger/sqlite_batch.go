@@ -126,6 +126,14 @@ func (s *sqliteStore) resolve(ctx context.Context, ops []*op, learned txIDs) ([]
 // lookupKeys answers requests whose key was used before this batch, and
 // ties a key used twice in the batch to its first use.
 func (s *sqliteStore) lookupKeys(ctx context.Context, plans []plan) error {
+	keys := make([]batchKey, len(plans))
+	for i, p := range plans {
+		keys[i] = batchKey{p.cust, p.o.req.Key}
+	}
+	used, err := s.usedKeys(ctx, keys)
+	if err != nil {
+		return err
+	}
 	first := map[batchKey]*plan{}
 	for i := range plans {
 		p := &plans[i]
@@ -133,6 +141,10 @@ func (s *sqliteStore) lookupKeys(ctx context.Context, plans []plan) error {
 		k := batchKey{p.cust, r.Key}
 		if prev, ok := first[k]; ok {
 			p.dupOf = prev
+			continue
+		}
+		if !used[k] {
+			first[k] = p
 			continue
 		}
 		res, found, refused, err := s.lookupTx(ctx, s.w, p.cust, r.Customer, r.Key, &r)
@@ -300,23 +312,17 @@ func (s *sqliteStore) write(ctx context.Context, plans []plan, orig map[int64]Am
 	return nil
 }
 
-// insertRows inserts rows with multi-row INSERTs of 64, 16, 4 or 1 rows, so
-// that a few prepared statements serve every batch size.
+// insertRows inserts rows with multi-row INSERTs (see chunk).
 func (s *sqliteStore) insertRows(ctx context.Context, head string, rows [][]any) error {
 	var args []any
 	for len(rows) > 0 {
-		n := 1
-		for _, size := range []int{64, 16, 4} {
-			if len(rows) >= size {
-				n = size
-				break
-			}
-		}
+		n := chunk(len(rows))
 		args = args[:0]
 		for _, row := range rows[:n] {
 			args = append(args, row...)
 		}
-		if _, err := s.w.ExecContext(ctx, s.insertText(head, n, len(rows[0])), args...); err != nil {
+		text := s.valuesText(head, n, len(rows[0]), "")
+		if _, err := s.w.ExecContext(ctx, text, args...); err != nil {
 			return err
 		}
 		rows = rows[n:]
@@ -324,9 +330,50 @@ func (s *sqliteStore) insertRows(ctx context.Context, head string, rows [][]any)
 	return nil
 }
 
-// insertText is head followed by n rows of cols placeholders.
-func (s *sqliteStore) insertText(head string, n, cols int) string {
-	key := fmt.Sprint(n, " ", head)
+// usedKeys finds which of keys were used before this batch, with one query
+// per chunk of keys instead of one per request.
+func (s *sqliteStore) usedKeys(ctx context.Context, keys []batchKey) (map[batchKey]bool,
+	error) {
+	used := map[batchKey]bool{}
+	var args []any
+	for len(keys) > 0 {
+		n := chunk(len(keys))
+		args = args[:0]
+		for _, k := range keys[:n] {
+			args = append(args, k.cust, k.key)
+		}
+		// A join on VALUES, unlike (a, b) IN (VALUES ...), searches the
+		// primary key.
+		text := s.valuesText(`SELECT r.customer_id, r.idem_key FROM (VALUES `, n, 2,
+			`) AS v JOIN requests r ON r.customer_id = v.column1 AND r.idem_key = v.column2`)
+		if err := s.scanKeys(ctx, text, args, used); err != nil {
+			return nil, err
+		}
+		keys = keys[n:]
+	}
+	return used, nil
+}
+
+func (s *sqliteStore) scanKeys(ctx context.Context, text string, args []any,
+	used map[batchKey]bool) error {
+	rows, err := s.w.QueryContext(ctx, text, args...)
+	if err != nil {
+		return fmt.Errorf("look up idempotency keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k batchKey
+		if err := rows.Scan(&k.cust, &k.key); err != nil {
+			return fmt.Errorf("look up idempotency keys: %w", err)
+		}
+		used[k] = true
+	}
+	return rows.Err()
+}
+
+// valuesText is head, n rows of cols placeholders, then tail.
+func (s *sqliteStore) valuesText(head string, n, cols int, tail string) string {
+	key := fmt.Sprint(n, " ", head, tail)
 	if text, ok := s.inserts[key]; ok {
 		return text
 	}
@@ -347,6 +394,18 @@ func (s *sqliteStore) insertText(head string, n, cols int) string {
 		}
 		b.WriteString(")")
 	}
+	b.WriteString(tail)
 	s.inserts[key] = b.String()
 	return s.inserts[key]
+}
+
+// chunk is how many of n rows the next multi-row statement takes: 64, 16,
+// 4 or 1, so that a few prepared statements serve every batch size.
+func chunk(n int) int {
+	for _, size := range []int{64, 16, 4} {
+		if n >= size {
+			return size
+		}
+	}
+	return 1
 }

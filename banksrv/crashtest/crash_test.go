@@ -55,7 +55,13 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 		rng := rand.New(rand.NewPCG(seed, 0xbeef))
 		servers[0].startKilled(time.Duration(rng.IntN(80)) * time.Millisecond)
 	}
+	retry, giveUp := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer giveUp()
 	for _, s := range servers {
+		s.died = func(msg string) {
+			t.Error(msg)
+			giveUp() // no use retrying against a dead server
+		}
 		s.start()
 	}
 	w := &workload{
@@ -73,14 +79,13 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 
 	stop, stopNow := context.WithCancel(context.Background())
 	defer stopNow()
-	retry, giveUp := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer giveUp()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		w.run(stop, retry)
 	}()
-	kills := crashRounds(t, h, db, servers, rounds, rand.New(rand.NewPCG(seed, 0xdead)), done)
+	kills := crashRounds(t, h, db, servers, rounds, rand.New(rand.NewPCG(seed, 0xdead)), done,
+		retry.Done())
 	stopNow()
 	<-done // requests still without an answer are retried until retry ends
 	for _, s := range servers {
@@ -98,12 +103,14 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 // during its start-up; one in eight stops the server with SIGTERM instead.
 // It returns early when the workload is done.
 func crashRounds(t *testing.T, h *home, db string, servers []*server, rounds int,
-	rng *rand.Rand, done <-chan struct{}) int {
+	rng *rand.Rand, done, dead <-chan struct{}) int {
 	kills := 0
 	for range rounds {
 		select {
 		case <-done:
 			t.Logf("the workload ended after %d of %d kills", kills, rounds)
+			return kills
+		case <-dead:
 			return kills
 		case <-time.After(time.Duration(100+rng.IntN(600)) * time.Millisecond):
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -118,11 +119,16 @@ type server struct {
 	addr string
 	db   string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *watchLog
-	starts int
+	// died is called when the process exits without being told to; nil
+	// means it fails the test.
+	died func(msg string)
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	expected *atomic.Bool // the test signalled the current process
+	log      *watchLog
+	starts   int
 }
 
 // newServer reserves a loopback port for a server; the same port serves
@@ -177,12 +183,21 @@ func (s *server) launch() {
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start banco serve: %v", err)
 	}
-	exited := make(chan struct{})
+	exited, expected, log, start := make(chan struct{}), &atomic.Bool{}, s.log, s.starts
 	go func() {
-		_ = cmd.Wait()
+		err := cmd.Wait()
+		if !expected.Load() {
+			msg := fmt.Sprintf("%s (start %d) exited on its own (%v):\n%s", s.name, start,
+				err, log.tail())
+			if s.died != nil {
+				s.died(msg)
+			} else {
+				s.t.Error(msg)
+			}
+		}
 		close(exited)
 	}()
-	s.cmd, s.exited = cmd, exited
+	s.cmd, s.exited, s.expected = cmd, exited, expected
 }
 
 // kill ends the process with SIGKILL, if it runs, and waits for it.
@@ -192,6 +207,7 @@ func (s *server) kill() {
 	if s.cmd == nil {
 		return
 	}
+	s.expected.Store(true)
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.exited
 	s.cmd = nil
@@ -206,6 +222,7 @@ func (s *server) stop() {
 	if s.cmd == nil {
 		return
 	}
+	s.expected.Store(true)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:

@@ -1,0 +1,70 @@
+package cmd
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/banco/banco/bench"
+)
+
+// TestBench runs banco bench against an in-process banco serve with a real
+// CA: the first run issues the bench customers (and needs the password),
+// the second reuses them (and does not).
+func TestBench(t *testing.T) {
+	home := initHome(t)
+	env := pwEnv()
+	env["BANCO_HOME"] = home
+	if _, stderr, code := bancoRun(t, env, "enroll", "server"); code != 0 {
+		t.Fatalf("enroll server: exit %d\n%s", code, stderr)
+	}
+	h := &bankHome{home: Home(home), env: env}
+	h.serve(t, "text")
+
+	out, stderr, code := h.run("bench", "-c", "3", "-n", "60", "--json")
+	if code != 0 {
+		t.Fatalf("bench: exit %d\n%s", code, stderr)
+	}
+	var res bench.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	if res.Check == nil || !res.Check.OK() || res.Customers != 3 {
+		t.Errorf("check %+v with %d customers, want ok with 3", res.Check, res.Customers)
+	}
+	if !strings.Contains(stderr, "issuing 3 bench customer certificates") {
+		t.Errorf("first run did not issue the customers:\n%s", stderr)
+	}
+
+	delete(env, "BANCO_PASSWORD")
+	out, stderr, code = h.run("bench", "-c", "2", "-n", "20", "--customers", "3",
+		"--mode", "handshake", "--group", "x25519", "--mix", "balance=1,deposit=1")
+	if code != 0 {
+		t.Fatalf("second bench: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"balance\t", "deposit\t", "total\t"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{"X25519 ", "ledger check: ok"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--mix", "loan=1"},
+		{"bench", "--mode", "fast"},
+		{"bench", "--group", "P-384"},
+		{"bench", "-c", "0"},
+		{"bench", "-d", "1s", "-n", "5"},
+	} {
+		_, stderr, code := bancoRun(t, map[string]string{"BANCO_HOME": t.TempDir()}, args...)
+		if code != 2 {
+			t.Errorf("%q: exit %d, want 2\n%s", args, code, stderr)
+		}
+	}
+}
