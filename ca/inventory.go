@@ -56,7 +56,31 @@ type lister interface {
 
 // Certificates lists every certificate the CA issued, oldest first.
 func (a *Authority) Certificates() ([]Record, error) {
-	l, ok := a.db.(lister)
+	return records(a.db)
+}
+
+// Inventory lists every certificate the CA in dir issued, oldest first,
+// without the CA's password: the inventory holds no secret, so it can be
+// read on the CA host by anyone who can read the CA folder. It fails with
+// ErrLocked while banco ca serve holds the database.
+func Inventory(dir string) ([]Record, error) {
+	info, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := probeLock(info.DB); err != nil {
+		return nil, fmt.Errorf("open CA database %s: %w", info.DB, err)
+	}
+	d, err := db.New(&db.Config{Type: "bbolt", DataSource: info.DB})
+	if err != nil {
+		return nil, fmt.Errorf("open CA database %s: %w", info.DB, err)
+	}
+	defer d.Shutdown()
+	return records(d)
+}
+
+func records(d any) ([]Record, error) {
+	l, ok := d.(lister)
 	if !ok {
 		return nil, errors.New("list certificates: the CA database cannot list")
 	}
