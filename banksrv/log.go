@@ -49,7 +49,7 @@ func (p *peer) fill(cs *tls.ConnectionState) {
 	}
 	leaf := cs.VerifiedChains[0][0]
 	p.subject = clean(leaf.Subject.String())
-	p.serial = serialHex(leaf)
+	p.serial = serialText(leaf)
 	name, err := identity.Customer(leaf)
 	if err != nil {
 		p.err = &publicError{status: http.StatusForbidden, code: api.CodeNoCustomer,

@@ -85,11 +85,11 @@ func verifyClient(check func([]*x509.Certificate) error) func(tls.ConnectionStat
 		leaf := chain[0]
 		if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
 			return fmt.Errorf("client certificate %q (serial %s) lacks the clientAuth usage",
-				leaf.Subject, serialHex(leaf))
+				leaf.Subject, serialText(leaf))
 		}
 		if _, err := identity.Customer(leaf); err != nil {
 			return fmt.Errorf("client certificate %q (serial %s): %w",
-				leaf.Subject, serialHex(leaf), err)
+				leaf.Subject, serialText(leaf), err)
 		}
 		if check != nil {
 			return check(chain)
@@ -183,9 +183,11 @@ func Fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func serialHex(c *x509.Certificate) string {
+// serialText gives a serial in decimal, the form banco enroll, banco certs
+// and banco revoke use, so a serial from the log can be revoked as it is.
+func serialText(c *x509.Certificate) string {
 	if c.SerialNumber == nil {
 		return ""
 	}
-	return c.SerialNumber.Text(16)
+	return c.SerialNumber.String()
 }
