@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"time"
 
+	_ "github.com/banco/banco/bankcli/lazygc" // a quicker start; see its package comment
 	"github.com/banco/banco/banksrv/api"
 	"github.com/banco/banco/internal/secfile"
 	"github.com/banco/banco/ledger"

@@ -95,19 +95,31 @@ func BenchmarkLedgerRead(b *testing.B) {
 	if _, err := store.Balance(context.Background(), "alice"); err != nil {
 		b.Fatal(err)
 	}
+	read := func(b *testing.B, cancellable bool) {
+		ctx, cancel := context.WithCancel(context.Background())
+		rctx := context.WithoutCancel(ctx)
+		if cancellable {
+			rctx = ctx
+		}
+		if _, err := store.Balance(rctx, "alice"); err != nil {
+			b.Error(err)
+		}
+		cancel()
+	}
 	for _, cancellable := range []bool{false, true} {
-		b.Run("cancellable="+strconv.FormatBool(cancellable), func(b *testing.B) {
+		name := "cancellable=" + strconv.FormatBool(cancellable)
+		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				ctx, cancel := context.WithCancel(context.Background())
-				rctx := context.WithoutCancel(ctx)
-				if cancellable {
-					rctx = ctx
-				}
-				if _, err := store.Balance(rctx, "alice"); err != nil {
-					b.Fatal(err)
-				}
-				cancel()
+				read(b, cancellable)
 			}
+		})
+		b.Run(name+"/16-readers", func(b *testing.B) {
+			b.SetParallelism(8) // 8 per CPU: about 16 on the 2-core machines here
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					read(b, cancellable)
+				}
+			})
 		})
 	}
 }

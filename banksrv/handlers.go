@@ -95,7 +95,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 // cancelled when the client goes away. A read is short (in WAL mode an
 // SQLite reader never waits for a lock), and with a cancellable context the
 // SQLite driver starts a watcher goroutine and a progress handler for every
-// query: that made a balance read four times dearer (BenchmarkLedgerRead).
+// query: that made a balance read about twice as dear (BenchmarkLedgerRead).
 // Server shutdown does not cancel requests either (Serve's BaseContext).
 //
 // TODO(ledger): move this choice into the ledger's SQLite store, so that

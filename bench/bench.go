@@ -209,7 +209,8 @@ func (c *Config) fill() error {
 	}
 	switch {
 	case c.Clients < 0 || c.Idle < 0 || c.Ops < 0 || c.Duration < 0:
-		return errors.New("bench: clients, idle connections, ops and duration must not be negative")
+		return errors.New("bench: clients, idle connections, ops and duration " +
+			"must not be negative")
 	case c.Roots == nil:
 		return errors.New("bench: no root CA to verify the server with")
 	case len(c.Customers) == 0:

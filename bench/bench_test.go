@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -16,9 +15,6 @@ import (
 	"github.com/banco/banco/internal/testpki"
 	"github.com/banco/banco/ledger"
 )
-
-// testLogger is the bank server's logger in tests; nil discards.
-var testLogger *slog.Logger
 
 // testBank is a real banksrv on loopback with a real SQLite ledger.
 type testBank struct {
@@ -44,7 +40,7 @@ func startBank(t *testing.T) *testBank {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := banksrv.New(banksrv.Config{Store: store, TLS: cfg, Logger: testLogger})
+	srv, err := banksrv.New(banksrv.Config{Store: store, TLS: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,8 @@ type account struct {
 
 // forEach runs f for every customer, a few at a time, and returns the first
 // error.
-func (r *runner) forEach(ctx context.Context, f func(ctx context.Context, i int, c *conn) error) error {
+func (r *runner) forEach(ctx context.Context,
+	f func(ctx context.Context, i int, c *conn) error) error {
 	n := len(r.cfg.Customers)
 	errs := make([]error, n)
 	sem := make(chan struct{}, 8)
@@ -54,9 +55,21 @@ func get(ctx context.Context, c *conn, path string, out any) error {
 		return err
 	}
 	if st != http.StatusOK {
-		return fmt.Errorf("GET %s answered %d %s", path, st, decodeError(st, data))
+		return &AnswerError{Path: path, Status: st, Code: decodeError(st, data)}
 	}
 	return json.Unmarshal(data, out)
+}
+
+// AnswerError is a refusal of a request the bench needs to prepare or
+// check, such as a 404 from a server that is not banco.
+type AnswerError struct {
+	Path   string
+	Status int
+	Code   string // the API's error code, else http_STATUS
+}
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("GET %s answered %d (%s)", e.Path, e.Status, e.Code)
 }
 
 // prepare opens every bench customer's account, notes its balance and newest

@@ -107,7 +107,8 @@ func (c *Check) problem(customer, format string, args ...any) {
 	if len(c.Problems) > max {
 		return
 	}
-	c.Problems = append(c.Problems, Problem{Customer: customer, What: fmt.Sprintf(format, args...)})
+	c.Problems = append(c.Problems,
+		Problem{Customer: customer, What: fmt.Sprintf(format, args...)})
 }
 
 // checkAccount walks one account's new lines, oldest first.

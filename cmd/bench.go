@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,11 +16,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/banco/banco/bankcli"
-	_ "github.com/banco/banco/bankcli/lazygc" // see its package comment
-	"github.com/banco/banco/bench"
 	"github.com/banco/banco/banksrv"
+	"github.com/banco/banco/bench"
 	"github.com/banco/banco/ca"
 	"github.com/banco/banco/enroll"
+	"github.com/banco/banco/ledger"
 )
 
 type benchOptions struct {
@@ -119,7 +120,9 @@ func (o *benchOptions) config() (bench.Config, error) {
 	case o.clients < 1 || o.clients > 100_000:
 		return bench.Config{}, usageErrorf("--clients must be from 1 to 100000")
 	case o.customers < 0 || o.customers > 10_000:
-		return bench.Config{}, usageErrorf("--customers must be from 2 to 10000")
+		return bench.Config{}, usageErrorf("--customers must be from 1 to 10000")
+	case o.customers == 1 && mix[bench.OpTransfer] > 0:
+		return bench.Config{}, usageErrorf("transfers need --customers 2 or more")
 	case o.duration <= 0 || o.ops < 0 || o.idle < 0 || o.timeout <= 0:
 		return bench.Config{}, usageErrorf("--duration, --ops, --idle and --timeout " +
 			"must be positive")
@@ -180,6 +183,11 @@ func (a *App) runBench(ctx context.Context, o *benchOptions) error {
 // benchError adds the next step to a bench that could not start.
 func benchError(err error, cfg *bench.Config) error {
 	var oe *net.OpError
+	var ae *bench.AnswerError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return withHint(err, "is it a banco server? against the baseline server, which "+
+			"only answers balance reads, use --mix balance=1 --no-check")
+	}
 	if errors.As(err, &oe) && oe.Op == "dial" {
 		return withHint(err, "is the bank running? start it with: banco serve",
 			"check --server and --connect-to (now "+cfg.Server+", "+
@@ -346,6 +354,7 @@ func (a *App) enrollBench(ctx context.Context, home Home, ids []*enroll.Identity
 
 type baselineOptions struct {
 	addr   string
+	ledger string
 	cert   string
 	key    string
 	cacert string
@@ -359,8 +368,9 @@ func newBaselineServerCmd(a *App) *cobra.Command {
 		Short: "Run the minimal Go standard-library mTLS balance server banco is compared with",
 		Long: `Run the baseline of BENCHMARKS.md: a minimal Go standard-library HTTPS
 server that requires and verifies client certificates like banco serve, with
-the same certificates, and answers GET /v1/balance from memory. It has no
-ledger and no logging; it is for benchmarks only.`,
+the same certificates, and answers GET /v1/balance from memory, or with
+--ledger from that ledger (read-only use; do not point it at the ledger of a
+running banco serve). It has no logging; it is for benchmarks only.`,
 		Example: "  $ banco bench baseline-server --addr 127.0.0.1:8444 &\n" +
 			"  $ banco bench --connect-to 127.0.0.1:8444 --mix balance=1 --no-check",
 		Hidden: true,
@@ -374,6 +384,8 @@ ledger and no logging; it is for benchmarks only.`,
 	f.StringVar(&o.cert, "cert", "", "server certificate chain (default server/server.crt)")
 	f.StringVar(&o.key, "key", "", "server private key (default server/server.key)")
 	f.StringVar(&o.cacert, "cacert", "", "client root CA (default server/root_ca.crt)")
+	f.StringVar(&o.ledger, "ledger", "",
+		"read balances from this ledger (SQLite file or postgres:// URL) instead of memory")
 	return c
 }
 
@@ -394,7 +406,14 @@ func (a *App) runBaseline(ctx context.Context, o *baselineOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
-	hs := bench.NewBaselineServer(cert, pool)
+	var store ledger.Store
+	if o.ledger != "" {
+		if store, err = ledger.Open(ctx, o.ledger, ledger.Options{}); err != nil {
+			return fmt.Errorf("open ledger %s: %w", redactDSN(o.ledger), err)
+		}
+		defer store.Close()
+	}
+	hs := bench.NewBaselineServer(cert, pool, store)
 	a.Infof("banco bench baseline-server: listening on https://%s", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()

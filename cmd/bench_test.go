@@ -61,6 +61,7 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "--group", "P-384"},
 		{"bench", "-c", "0"},
 		{"bench", "-d", "1s", "-n", "5"},
+		{"bench", "--customers", "1", "--mix", "transfer=1"},
 	} {
 		_, stderr, code := bancoRun(t, map[string]string{"BANCO_HOME": t.TempDir()}, args...)
 		if code != 2 {

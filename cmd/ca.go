@@ -16,7 +16,6 @@ import (
 
 	"github.com/banco/banco/ca"
 	"github.com/banco/banco/enroll"
-	"github.com/banco/banco/internal/identity"
 	"github.com/banco/banco/internal/secfile"
 )
 
@@ -186,8 +185,7 @@ func caError(dir string, err error) error {
 	case errors.Is(err, ca.ErrPasswordRequired):
 		return noPasswordError(secretSpec{what: "CA password", env: passwordEnv})
 	case errors.As(err, &pe):
-		return withHint(fmt.Errorf("refusing to use %s: other users can read it (mode %04o)",
-			pe.Path, pe.Mode.Perm()), "run: chmod 600 "+pe.Path)
+		return readableError(pe)
 	case errors.Is(err, ca.ErrLocked):
 		return withHint(fmt.Errorf("open the CA in %s: %w (is 'banco ca serve' running?)",
 			dir, err),
@@ -195,6 +193,13 @@ func caError(dir string, err error) error {
 				"banco ca token NAME --client, then banco enroll client NAME --token TOKEN")
 	}
 	return err
+}
+
+// readableError refuses a key file that other users can read, and says how
+// to fix its mode.
+func readableError(pe *secfile.PermError) error {
+	return withHint(fmt.Errorf("refusing to use %s: other users can read it (mode %04o)",
+		pe.Path, pe.Mode.Perm()), "run: chmod 600 "+pe.Path)
 }
 
 // HealthWindow is how long before a CA certificate ends banco starts warning.
@@ -322,10 +327,7 @@ func (a *App) runCAServe(ctx context.Context, o *caServeOptions) error {
 	a.Infof("banco CA serving %s (listening on %s)", caURL, ln.Addr())
 	a.Infof("  names            %s", strings.Join(names, ", "))
 	a.Infof("  CRL              %s", ca.CRLURL(caURL))
-	a.Infof("  root fingerprint %s", fp)
-	for _, line := range strings.Split(ca.GroupFingerprint(fp), "\n") {
-		a.Infof("                   %s", line)
-	}
+	a.printRootFingerprint(fp)
 	if net.ParseIP(u.Hostname()) == nil && u.Hostname() != "localhost" {
 		a.Infof("Other machines must resolve %s to this host: sudo banco hosts add %s --ip ADDRESS",
 			u.Hostname(), u.Hostname())
@@ -409,13 +411,9 @@ func (a *App) runCAToken(name string, o *caTokenOptions) error {
 	}
 	defer m.Close()
 
-	caURL := o.caURL
-	if caURL == "" {
-		caURL = ca.LoadURL(home.CADir())
-	}
-	if caURL == "" {
-		return withHint(errors.New("the online CA's URL is not known yet"),
-			"start it first (banco ca serve), or pass --ca-url https://HOST:PORT")
+	caURL, err := onlineCAURL(o.caURL, home)
+	if err != nil {
+		return err
 	}
 	tok, err := m.Token(ca.TokenRequest{Kind: req.Kind, Subject: subject, SANs: sans,
 		TTL: o.ttl, URL: caURL})
@@ -425,10 +423,7 @@ func (a *App) runCAToken(name string, o *caTokenOptions) error {
 	fp := ca.Fingerprint(m.Root())
 	a.Infof("One-time %s token for %s, valid %s, for %s", req.Kind, subject, o.ttl, caURL)
 	a.Infof("  SANs             %s", strings.Join(sans, ", "))
-	a.Infof("  root fingerprint %s", fp)
-	for _, line := range strings.Split(ca.GroupFingerprint(fp), "\n") {
-		a.Infof("                   %s", line)
-	}
+	a.printRootFingerprint(fp)
 	cmdName := "client " + quoteArg(subject)
 	if req.Kind == ca.KindServer {
 		cmdName = "server " + quoteArg(subject)
@@ -455,13 +450,9 @@ func (a *App) runRevokeToken(target string, o *caTokenOptions) error {
 	if err != nil {
 		return err
 	}
-	caURL := o.caURL
-	if caURL == "" {
-		caURL = ca.LoadURL(home.CADir())
-	}
-	if caURL == "" {
-		return withHint(errors.New("the online CA's URL is not known yet"),
-			"start it first (banco ca serve), or pass --ca-url https://HOST:PORT")
+	caURL, err := onlineCAURL(o.caURL, home)
+	if err != nil {
+		return err
 	}
 	m, err := a.openMinter(o.passwordFile)
 	if err != nil {
@@ -486,11 +477,37 @@ func (a *App) openMinter(passwordFile string) (*ca.Minter, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newMinter(dir, pw)
+}
+
+// newMinter opens the CA in dir for minting tokens with password pw.
+func newMinter(dir string, pw []byte) (*ca.Minter, error) {
 	m, err := ca.NewMinter(dir, pw)
 	if err != nil {
 		return nil, caError(dir, err)
 	}
 	return m, nil
+}
+
+// onlineCAURL is --ca-url, else the URL banco ca serve recorded in home.
+func onlineCAURL(flag string, home Home) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if u := ca.LoadURL(home.CADir()); u != "" {
+		return u, nil
+	}
+	return "", withHint(errors.New("the online CA's URL is not known yet"),
+		"start it first (banco ca serve), or pass --ca-url https://HOST:PORT")
+}
+
+// printRootFingerprint shows the root's fingerprint on one line and grouped
+// below it, for comparing by eye on the other machine.
+func (a *App) printRootFingerprint(fp string) {
+	a.Infof("  root fingerprint %s", fp)
+	for _, line := range strings.Split(ca.GroupFingerprint(fp), "\n") {
+		a.Infof("                   %s", line)
+	}
 }
 
 // quoteArg quotes s for a shell when it has spaces.
@@ -499,316 +516,4 @@ func quoteArg(s string) string {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
 	return s
-}
-
-type revokeOptions struct {
-	reason       string
-	message      string
-	token        string
-	tokenFile    string
-	caURL        string
-	fingerprint  string
-	passwordFile string
-}
-
-func newRevokeCmd(a *App) *cobra.Command {
-	o := &revokeOptions{}
-	c := &cobra.Command{
-		Use:   "revoke SERIAL|NAME",
-		Short: "Revoke a certificate (on the CA host, or through the CA with a token)",
-		Long: `Revoke a certificate so that banco serve refuses it (it reads the CA's CRL,
-within a minute or so). SERIAL is decimal, or hex as 0x... or aa:bb:...;
-NAME revokes every valid certificate of that customer or server name.
-
-On the CA host this works on the CA database directly; while 'banco ca
-serve' runs it goes through the running CA instead (SERIAL only). Elsewhere,
-pass --token from 'banco ca token SERIAL --revoke'.
-
-Reasons (RFC 5280): unspecified, key-compromise, affiliation-changed,
-superseded, cessation-of-operation.`,
-		Example: `  $ banco revoke alice --reason key-compromise
-  $ banco revoke 0x5f3a... --token "$TOKEN"`,
-		Args: exactArgs(1, "a SERIAL or NAME"),
-		RunE: func(c *cobra.Command, args []string) error {
-			return a.runRevoke(c.Context(), args[0], o)
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&o.reason, "reason", "unspecified", "why: key-compromise, superseded, ...")
-	f.StringVar(&o.message, "message", "", "a note kept with the revocation")
-	f.StringVar(&o.token, "token", "", "revoke through the online CA with this token")
-	f.StringVar(&o.tokenFile, "token-file", "", "read the token from FILE")
-	f.StringVar(&o.caURL, "ca-url", "", "the online CA's URL (default: the one in the token)")
-	f.StringVar(&o.fingerprint, "fingerprint", "",
-		"the root fingerprint to pin (default: the token's)")
-	addPasswordFileFlag(c, &o.passwordFile)
-	return c
-}
-
-func (a *App) runRevoke(ctx context.Context, target string, o *revokeOptions) error {
-	code, ok := ca.ReasonCodes[o.reason]
-	if !ok {
-		return usageErrorf("--reason %q: use one of unspecified, key-compromise, "+
-			"affiliation-changed, superseded, cessation-of-operation", o.reason)
-	}
-	serial, isSerial := ca.ParseSerial(target)
-	tok, err := readToken(o.token, o.tokenFile)
-	if err != nil {
-		return err
-	}
-	if o.token = tok; o.token != "" {
-		if !isSerial {
-			return usageErrorf("with --token, give the SERIAL the token is for")
-		}
-		return a.revokeRemote(ctx, serial, code, o)
-	}
-	dir, pw, err := a.caPassword(o.passwordFile)
-	if err != nil {
-		return err
-	}
-	auth, err := a.openCAWith(dir, pw)
-	if errors.Is(err, ca.ErrLocked) && isSerial {
-		return a.revokeThroughServe(ctx, dir, pw, serial, code, o.message)
-	}
-	if err != nil {
-		return err
-	}
-	defer auth.Close()
-
-	serials := []string{serial}
-	if !isSerial {
-		if serials, err = a.validSerials(auth, target); err != nil {
-			return err
-		}
-	}
-	for _, s := range serials {
-		err := auth.Revoke(ctx, s, code, o.message)
-		switch {
-		case errors.Is(err, ca.ErrUnknownSerial):
-			return withHint(err, "list the certificates: banco certs")
-		case errors.Is(err, ca.ErrAlreadyRevoked):
-			a.Infof("Serial %s was already revoked", s)
-			continue
-		case err != nil:
-			return err
-		}
-		a.Infof("Revoked serial %s (%s)", s, o.reason)
-		fmt.Fprintln(a.Out, s)
-	}
-	a.Infof("The CRL is updated; banco serve refuses revoked clients once it fetches it")
-	return nil
-}
-
-// validSerials finds the certificates of name that are still valid.
-func (a *App) validSerials(auth *ca.Authority, name string) ([]string, error) {
-	recs, err := auth.Certificates()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, r := range recs {
-		if r.Revoked || !a.Now().Before(r.Cert.NotAfter) || !namesMatch(r.Cert, name) {
-			continue
-		}
-		out = append(out, r.Cert.SerialNumber.String())
-	}
-	if len(out) == 0 {
-		return nil, withHint(fmt.Errorf("no valid certificate for %q in the CA database", name),
-			"list them with: banco certs")
-	}
-	return out, nil
-}
-
-func namesMatch(c *x509.Certificate, name string) bool {
-	if c.Subject.CommonName == name {
-		return true
-	}
-	if who, err := identity.Customer(c); err == nil && who == name {
-		return true
-	}
-	return false
-}
-
-// revokeThroughServe revokes via the running banco ca serve, which holds the
-// database, with a revocation token minted here.
-func (a *App) revokeThroughServe(ctx context.Context, dir string, pw []byte, serial string,
-	code int, msg string) error {
-	caURL := ca.LoadURL(dir)
-	if caURL == "" {
-		return withHint(errors.New("the CA database is in use and the online CA's URL is unknown"),
-			"stop 'banco ca serve' and run banco revoke again")
-	}
-	m, err := ca.NewMinter(dir, pw)
-	if err != nil {
-		return caError(dir, err)
-	}
-	defer m.Close()
-	tok, err := m.RevokeToken(serial, caURL, 5*time.Minute)
-	if err != nil {
-		return caError(dir, err)
-	}
-	if err := enroll.RevokeRemote(ctx, caURL, ca.Fingerprint(m.Root()), tok, serial, code,
-		msg); err != nil {
-		return remoteError(err)
-	}
-	a.Infof("Revoked serial %s through the running CA at %s", serial, caURL)
-	fmt.Fprintln(a.Out, serial)
-	return nil
-}
-
-func (a *App) revokeRemote(ctx context.Context, serial string, code int, o *revokeOptions) error {
-	tok, err := enroll.ParseRevokeToken(o.token)
-	if err != nil {
-		return withHint(err, "make one on the CA host: banco ca token SERIAL --revoke")
-	}
-	if tok.Subject != serial {
-		return fmt.Errorf("this token revokes serial %s, not %s", tok.Subject, serial)
-	}
-	caURL, fp := o.caURL, o.fingerprint
-	if caURL == "" {
-		caURL = tok.URL
-	}
-	if fp == "" {
-		fp = tok.Fingerprint
-	}
-	if fp, err = enroll.CheckFingerprint(fp); err != nil {
-		return usageErrorf("--fingerprint: %v", err)
-	}
-	if err := enroll.RevokeRemote(ctx, caURL, fp, o.token, serial, code, o.message); err != nil {
-		return remoteError(err)
-	}
-	a.Infof("Revoked serial %s through the CA at %s", serial, caURL)
-	fmt.Fprintln(a.Out, serial)
-	return nil
-}
-
-// ExpiringSoon is how close to its end a certificate is listed as
-// "expiring soon".
-const ExpiringSoon = 30 * 24 * time.Hour
-
-type certsOptions struct {
-	json         bool
-	kind         string
-	status       string
-	name         string
-	passwordFile string
-}
-
-func newCertsCmd(a *App) *cobra.Command {
-	o := &certsOptions{}
-	c := &cobra.Command{
-		Use:   "certs",
-		Short: "List every certificate the CA issued, with its status",
-		Long: `List every certificate recorded in the CA database: serial, kind, subject,
-SANs, end of validity and status (valid, expiring soon = within 30 days,
-expired, revoked). Run it on the CA host while 'banco ca serve' is stopped.`,
-		Example: `  $ banco certs
-  $ banco certs --kind client --status valid
-  $ banco certs --json`,
-		Args: noArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			return a.runCerts(o)
-		},
-	}
-	f := c.Flags()
-	f.BoolVar(&o.json, "json", false, "print JSON")
-	f.StringVar(&o.kind, "kind", "", "only server or client certificates")
-	f.StringVar(&o.status, "status", "", "only valid, expiring, expired or revoked ones")
-	f.StringVar(&o.name, "name", "", "only the certificates of this customer or server name")
-	addPasswordFileFlag(c, &o.passwordFile)
-	return c
-}
-
-type certRow struct {
-	Serial    string    `json:"serial"`
-	Kind      string    `json:"kind"`
-	Subject   string    `json:"subject"`
-	SANs      []string  `json:"sans"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	Status    string    `json:"status"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
-}
-
-func (a *App) runCerts(o *certsOptions) error {
-	if o.kind != "" && o.kind != "server" && o.kind != "client" {
-		return usageErrorf("--kind must be server or client")
-	}
-	switch o.status {
-	case "", "valid", "expiring", "expired", "revoked":
-	default:
-		return usageErrorf("--status must be valid, expiring, expired or revoked")
-	}
-	auth, err := a.openCA(o.passwordFile)
-	if err != nil {
-		return err
-	}
-	defer auth.Close()
-	recs, err := auth.Certificates()
-	if err != nil {
-		return err
-	}
-	rows := []certRow{}
-	expiring := 0
-	for _, r := range recs {
-		row := a.certRowOf(r)
-		if o.kind != "" && row.Kind != o.kind || o.status != "" && !strings.HasPrefix(row.Status,
-			o.status) || o.name != "" && !namesMatch(r.Cert, o.name) {
-			continue
-		}
-		if row.Status == "expiring soon" {
-			expiring++
-		}
-		rows = append(rows, row)
-	}
-	if o.json {
-		return printJSON(a.Out, rows)
-	}
-	var table [][]string
-	for _, r := range rows {
-		table = append(table, []string{r.Serial, r.Kind, r.Subject, strings.Join(r.SANs, ", "),
-			r.NotAfter.UTC().Format("2006-01-02"), r.Status})
-	}
-	if err := printTable(a.Out, []string{"serial", "kind", "subject", "SANs", "not after",
-		"status"}, table); err != nil {
-		return err
-	}
-	if expiring > 0 {
-		a.Infof("banco: warning: %d certificate(s) expire within 30 days; renew them "+
-			"(banco renew) or enroll again", expiring)
-	}
-	return nil
-}
-
-func (a *App) certRowOf(r ca.Record) certRow {
-	c := r.Cert
-	row := certRow{
-		Serial: c.SerialNumber.String(), Kind: string(r.Kind), Subject: c.Subject.CommonName,
-		SANs: sanStrings(c), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
-	}
-	now := a.Now()
-	switch {
-	case r.Revoked:
-		row.Status, row.RevokedAt, row.Reason = "revoked", r.RevokedAt, reasonName(r.ReasonCode)
-	case !now.Before(c.NotAfter):
-		row.Status = "expired"
-	case c.NotAfter.Sub(now) < ExpiringSoon:
-		row.Status = "expiring soon"
-	default:
-		row.Status = "valid"
-	}
-	if row.SANs == nil {
-		row.SANs = []string{}
-	}
-	return row
-}
-
-func reasonName(code int) string {
-	for k, v := range ca.ReasonCodes {
-		if v == code {
-			return k
-		}
-	}
-	return fmt.Sprintf("code %d", code)
 }

@@ -5,13 +5,10 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/banco/banco/ca"
 	"github.com/banco/banco/enroll"
@@ -117,76 +114,6 @@ func TestCAHealth(t *testing.T) {
 	_, stderr, code = bancoRunAt(t, end.Add(time.Hour), pwEnv(), "--home", home, "enroll", "server")
 	if code != 1 || !strings.Contains(stderr, "intermediate certificate expired") {
 		t.Errorf("after the end: exit %d\n%s", code, stderr)
-	}
-}
-
-func TestInspect(t *testing.T) {
-	home := initHome(t)
-	mustRun(t, "--home", home, "enroll", "server")
-	crt := filepath.Join(home, "server", ServerCertFile)
-	out := mustRun(t, "--home", home, "inspect", crt)
-	for _, want := range []string{"Certificate 1 of 2 (leaf)", "CN=banco.local",
-		"TLS server (serverAuth)", "banco.local, localhost, 127.0.0.1, ::1"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("inspect lacks %q:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "warning") {
-		t.Errorf("warnings on a fresh server certificate:\n%s", out)
-	}
-
-	// Against another CA's root, and a year later.
-	other := initHome(t)
-	out = mustRun(t, "--home", home, "inspect", crt, "--root",
-		filepath.Join(other, "ca", ca.RootCertFile))
-	if !strings.Contains(out, "not from this CA") {
-		t.Errorf("no warning for another CA:\n%s", out)
-	}
-	out, _, _ = bancoRunAt(t, time.Now().AddDate(1, 0, 1), nil, "--home", home, "inspect", crt)
-	if !strings.Contains(out, "EXPIRED") {
-		t.Errorf("no warning for an expired certificate:\n%s", out)
-	}
-
-	_, stderr, code := bancoRun(t, nil, "--home", home, "inspect", filepath.Join(home, "server",
-		ServerKeyFile))
-	if code != 1 || !strings.Contains(stderr, "no PEM certificate") {
-		t.Errorf("inspect a key: exit %d\n%s", code, stderr)
-	}
-}
-
-func TestExportP12(t *testing.T) {
-	home := initHome(t)
-	mustRun(t, "--home", home, "enroll", "client", "alice")
-	env := map[string]string{"BANCO_P12_PASSWORD": "p12 secret pass"}
-	out, stderr, code := bancoRun(t, env, "--home", home, "export", "p12", "alice")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	p := strings.TrimSpace(out)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, _, err := pkcs12.DecodeChain(data, "wrong"); err == nil {
-		t.Error("the PKCS#12 file opens with a wrong password")
-	}
-	key, leaf, cas, err := pkcs12.DecodeChain(data, "p12 secret pass")
-	if err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	if leaf.Subject.CommonName != "alice" || len(cas) != 2 || key == nil {
-		t.Errorf("p12 holds %q with %d CA certificates", leaf.Subject.CommonName, len(cas))
-	}
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %04o", fi.Mode().Perm())
-	}
-	_, stderr, code = bancoRun(t, env, "--home", home, "export", "p12", "alice")
-	if code != 1 || !strings.Contains(stderr, "already exists") {
-		t.Errorf("second export: exit %d\n%s", code, stderr)
-	}
-	_, stderr, code = bancoRun(t, env, "--home", home, "export", "p12", "nobody")
-	if code != 1 || !strings.Contains(stderr, "banco enroll client nobody") {
-		t.Errorf("unknown client: exit %d\n%s", code, stderr)
 	}
 }
 

@@ -7,16 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/banco/banco/ca"
 	"github.com/banco/banco/enroll"
-	"github.com/banco/banco/internal/identity"
 	"github.com/banco/banco/internal/secfile"
 )
 
@@ -231,8 +228,8 @@ func (a *App) runRemoteEnroll(ctx context.Context, o *enrollOptions) error {
 	}
 	fp := o.fingerprint
 	if fp != "" {
-		if fp, err = enroll.CheckFingerprint(fp); err != nil {
-			return usageErrorf("--fingerprint: %v", err)
+		if fp, err = checkFingerprintFlag(fp); err != nil {
+			return err
 		}
 		if tok.Fingerprint != "" && tok.Fingerprint != fp {
 			return withHint(errors.New("the token's root fingerprint differs from --fingerprint"),
@@ -253,6 +250,15 @@ func (a *App) runRemoteEnroll(ctx context.Context, o *enrollOptions) error {
 	a.printEnrolled(id, paths, o, false)
 	a.Infof("Root pinned by fingerprint %s", ca.Fingerprint(id.Root))
 	return nil
+}
+
+// checkFingerprintFlag normalises a root fingerprint given with --fingerprint.
+func checkFingerprintFlag(fp string) (string, error) {
+	fp, err := enroll.CheckFingerprint(fp)
+	if err != nil {
+		return "", usageErrorf("--fingerprint: %v", err)
+	}
+	return fp, nil
 }
 
 // remoteError adds what to do next to errors from the online CA.
@@ -340,38 +346,6 @@ func sanStrings(c *x509.Certificate) []string {
 	return s
 }
 
-type renewOptions struct {
-	client string
-	dir    string
-	caURL  string
-}
-
-func newRenewCmd(a *App) *cobra.Command {
-	o := &renewOptions{}
-	c := &cobra.Command{
-		Use:   "renew",
-		Short: "Renew this machine's certificate through the online CA, before it expires",
-		Long: `Renew the server's certificate (default) or customer NAME's (--client NAME)
-through 'banco ca serve', authenticating with the current certificate over
-mTLS. The key stays the same; the new certificate has the same names and
-lifetime and replaces the old one in place. The CA's URL comes from
---ca-url or from the certificate's CRL distribution point.
-
-An expired certificate cannot be renewed: enroll again with a new token.`,
-		Example: `  $ banco renew
-  $ banco renew --client alice --ca-url https://ca.banco.local:9000`,
-		Args: noArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			return a.runRenew(c.Context(), o)
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&o.client, "client", "", "renew customer NAME's certificate instead of the server's")
-	f.StringVar(&o.dir, "dir", "", "the folder of the certificate (default: in the banco home)")
-	f.StringVar(&o.caURL, "ca-url", "", "the online CA's URL (default: from the certificate)")
-	return c
-}
-
 // identityPaths are the files of the server's identity, or of customer
 // client's when client is set, in dir or in the banco home.
 func (a *App) identityPaths(client, dir string) (enroll.Paths, ca.Kind, error) {
@@ -393,8 +367,7 @@ func (a *App) loadIdentity(client, dir string) (*enroll.Identity, enroll.Paths, 
 	var pe *secfile.PermError
 	switch {
 	case errors.As(err, &pe):
-		return nil, p, withHint(fmt.Errorf("refusing to use %s: other users can read it "+
-			"(mode %04o)", pe.Path, pe.Mode.Perm()), "run: chmod 600 "+pe.Path)
+		return nil, p, readableError(pe)
 	case errors.Is(err, fs.ErrNotExist):
 		cmdline := "banco enroll server"
 		if kind == ca.KindClient {
@@ -405,285 +378,4 @@ func (a *App) loadIdentity(client, dir string) (*enroll.Identity, enroll.Paths, 
 		return nil, p, err
 	}
 	return id, p, nil
-}
-
-func (a *App) runRenew(ctx context.Context, o *renewOptions) error {
-	id, p, err := a.loadIdentity(o.client, o.dir)
-	if err != nil {
-		return err
-	}
-	caURL := o.caURL
-	if caURL == "" {
-		caURL = enroll.CAURL(id.Leaf())
-	}
-	if caURL == "" {
-		return withHint(fmt.Errorf("the CA's URL is not known for %s", p.Cert),
-			"pass --ca-url https://HOST:PORT of 'banco ca serve'")
-	}
-	next, err := enroll.Renew(ctx, id, caURL, a.Now())
-	if errors.Is(err, enroll.ErrExpired) {
-		who := "server " + quoteArg(id.Leaf().Subject.CommonName)
-		flag := "--server"
-		if o.client != "" {
-			who, flag = "client "+quoteArg(o.client), "--client"
-		}
-		return withHint(fmt.Errorf("the certificate %s ended on %s and can no longer be "+
-			"renewed", p.Cert, day(id.Leaf().NotAfter)),
-			"enroll again: on the CA host run 'banco ca token "+
-				quoteArg(id.Leaf().Subject.CommonName)+" "+flag+"', then here 'banco enroll "+
-				who+" --token TOKEN --force'")
-	}
-	if err != nil {
-		return remoteError(err)
-	}
-	if err := next.Write(p, true); err != nil {
-		return err
-	}
-	leaf := next.Leaf()
-	a.Infof("Renewed %s", p.Cert)
-	a.Infof("  serial   %s (was %s)", leaf.SerialNumber, id.Leaf().SerialNumber)
-	a.Infof("  valid    %s to %s", day(leaf.NotBefore), day(leaf.NotAfter))
-	fmt.Fprintln(a.Out, p.Cert)
-	return nil
-}
-
-type exportOptions struct {
-	dir          string
-	out          string
-	force        bool
-	legacy       bool
-	passwordFile string
-}
-
-func newExportCmd(a *App) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "export",
-		Short: "Export an identity for other programs",
-		Args:  noArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			return usageErrorf("say what to export: banco export p12 NAME")
-		},
-	}
-	o := &exportOptions{}
-	p12 := &cobra.Command{
-		Use:   "p12 NAME",
-		Short: "Export customer NAME's certificate, chain and key as PKCS#12",
-		Long: `Write customer NAME's certificate, its chain and its private key as one
-PKCS#12 (.p12) file, for browsers and for curl on Windows and macOS. The
-file is encrypted with a password you choose (--password-file, else
-$BANCO_P12_PASSWORD, else asked twice): AES-256 with PBKDF2-SHA-256. Use
---legacy only for systems that cannot read that (3DES, weak).`,
-		Example: `  $ banco export p12 alice
-  $ curl --cert-type P12 --cert alice.p12:PASSWORD --cacert root_ca.crt \
-      https://banco.local:8443/v1/balance`,
-		Args: exactArgs(1, "the customer's NAME"),
-		RunE: func(c *cobra.Command, args []string) error {
-			return a.runExportP12(args[0], o)
-		},
-	}
-	f := p12.Flags()
-	f.StringVar(&o.dir, "dir", "", "the folder of the client's files (default: in the banco home)")
-	f.StringVar(&o.out, "out", "", "the file to write (default: client.p12 next to client.crt)")
-	f.BoolVar(&o.force, "force", false, "overwrite the file")
-	f.BoolVar(&o.legacy, "legacy", false, "weak 3DES encryption, for old systems only")
-	f.StringVar(&o.passwordFile, "password-file", "", "read the PKCS#12 password from FILE")
-	c.AddCommand(p12)
-	return c
-}
-
-func (a *App) runExportP12(name string, o *exportOptions) error {
-	if err := identity.CheckName(name); err != nil {
-		return withHint(err, "give the customer's name as enrolled")
-	}
-	id, p, err := a.loadIdentity(name, o.dir)
-	if err != nil {
-		return err
-	}
-	out := o.out
-	if out == "" {
-		out = filepath.Join(filepath.Dir(p.Cert), "client.p12")
-	}
-	if _, err := os.Lstat(out); err == nil && !o.force {
-		return withHint(fmt.Errorf("%s already exists", out), "pass --force to replace it")
-	}
-	pw, err := a.readSecret(secretSpec{what: "PKCS#12 password", file: o.passwordFile,
-		env: "BANCO_P12_PASSWORD", confirm: true})
-	if err != nil {
-		return err
-	}
-	enc := pkcs12.Modern2023.WithIterations(600_000)
-	if o.legacy {
-		enc = pkcs12.LegacyDES
-	}
-	data, err := enc.Encode(id.Key, id.Leaf(), append(id.Chain[1:], id.Root), string(pw))
-	if err != nil {
-		return fmt.Errorf("encode PKCS#12: %w", err)
-	}
-	if err := secfile.WritePrivate(out, data, o.force); err != nil {
-		return err
-	}
-	a.Infof("Wrote %s (certificate, chain and key of %s; 0600, encrypted with your password)",
-		out, name)
-	a.Infof("Next: import it in a browser, or: curl --cert-type P12 --cert %s:PASSWORD ...", out)
-	fmt.Fprintln(a.Out, out)
-	return nil
-}
-
-type inspectOptions struct {
-	root string
-}
-
-func newInspectCmd(a *App) *cobra.Command {
-	o := &inspectOptions{}
-	c := &cobra.Command{
-		Use:   "inspect FILE",
-		Short: "Explain a certificate or chain in plain words, with warnings",
-		Long: `Explain each certificate in FILE (PEM): who it is for, who issued it, when
-it is valid, what it may be used for, and its fingerprint. Warnings point
-out what would make TLS fail: no SAN, a wrong or missing key usage, an
-expired or soon-expiring certificate, a chain out of order, or a chain that
-does not lead to this banco CA's root (--root FILE, else the banco home's
-CA, else root_ca.crt next to FILE).`,
-		Example: `  $ banco inspect ~/.config/banco/server/server.crt`,
-		Args:    exactArgs(1, "a FILE"),
-		RunE: func(c *cobra.Command, args []string) error {
-			return a.runInspect(args[0], o)
-		},
-	}
-	c.Flags().StringVar(&o.root, "root", "", "the root to check the chain against")
-	return c
-}
-
-func (a *App) runInspect(file string, o *inspectOptions) error {
-	certs, err := ca.ReadCerts(file)
-	if err != nil {
-		return withHint(err, "give a PEM file with BEGIN CERTIFICATE blocks, such as server.crt")
-	}
-	root, rootFrom := a.inspectRoot(file, o.root)
-	w := a.Out
-	now := a.Now()
-	for i, c := range certs {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		role := "leaf"
-		if c.IsCA {
-			role = "CA"
-		}
-		fmt.Fprintf(w, "Certificate %d of %d (%s)\n", i+1, len(certs), role)
-		fmt.Fprintf(w, "  subject      %s\n", c.Subject)
-		fmt.Fprintf(w, "  issuer       %s\n", c.Issuer)
-		fmt.Fprintf(w, "  serial       %s\n", c.SerialNumber)
-		fmt.Fprintf(w, "  valid        %s to %s\n", day(c.NotBefore), day(c.NotAfter))
-		fmt.Fprintf(w, "  key          %s\n", c.PublicKeyAlgorithm)
-		if sans := sanStrings(c); len(sans) > 0 {
-			fmt.Fprintf(w, "  names (SAN)  %s\n", strings.Join(sans, ", "))
-		}
-		if eku := ekuNames(c); len(eku) > 0 {
-			fmt.Fprintf(w, "  usage        %s\n", strings.Join(eku, ", "))
-		}
-		if len(c.CRLDistributionPoints) > 0 {
-			fmt.Fprintf(w, "  CRL          %s\n", strings.Join(c.CRLDistributionPoints, ", "))
-		}
-		fmt.Fprintf(w, "  SHA-256      %s\n", ca.Fingerprint(c))
-		for _, warn := range certWarnings(c, now) {
-			fmt.Fprintf(w, "  warning: %s\n", warn)
-		}
-	}
-	for _, warn := range chainWarnings(certs, root, rootFrom, now) {
-		fmt.Fprintf(w, "warning: %s\n", warn)
-	}
-	return nil
-}
-
-// inspectRoot finds the root to check a chain against, and says where from.
-func (a *App) inspectRoot(file, flag string) (*x509.Certificate, string) {
-	var tries []string
-	if flag != "" {
-		tries = append(tries, flag)
-	} else {
-		if home, err := a.Home(); err == nil {
-			tries = append(tries, filepath.Join(home.CADir(), ca.RootCertFile))
-		}
-		tries = append(tries, filepath.Join(filepath.Dir(file), RootCertFile))
-	}
-	for _, p := range tries {
-		if certs, err := ca.ReadCerts(p); err == nil {
-			return certs[0], p
-		}
-	}
-	return nil, ""
-}
-
-func ekuNames(c *x509.Certificate) []string {
-	names := map[x509.ExtKeyUsage]string{
-		x509.ExtKeyUsageServerAuth: "TLS server (serverAuth)",
-		x509.ExtKeyUsageClientAuth: "TLS client (clientAuth)",
-		x509.ExtKeyUsageAny:        "any",
-	}
-	var out []string
-	for _, u := range c.ExtKeyUsage {
-		if n, ok := names[u]; ok {
-			out = append(out, n)
-		} else {
-			out = append(out, fmt.Sprintf("other (%d)", u))
-		}
-	}
-	if c.IsCA {
-		out = append(out, "signs certificates")
-	}
-	return out
-}
-
-func certWarnings(c *x509.Certificate, now time.Time) []string {
-	var w []string
-	switch {
-	case now.Before(c.NotBefore):
-		w = append(w, "not valid yet (check the clocks)")
-	case !now.Before(c.NotAfter):
-		w = append(w, fmt.Sprintf("EXPIRED on %s", day(c.NotAfter)))
-	case c.NotAfter.Sub(now) < ExpiringSoon:
-		w = append(w, fmt.Sprintf("expires in %d days", int(c.NotAfter.Sub(now).Hours()/24)))
-	}
-	if c.IsCA {
-		return w
-	}
-	if len(sanStrings(c)) == 0 {
-		w = append(w, "no SAN: TLS clients ignore the subject's name and will refuse it")
-	}
-	if len(c.ExtKeyUsage) == 0 {
-		w = append(w, "no extended key usage: banco requires serverAuth or clientAuth")
-	}
-	if len(c.ExtKeyUsage) > 1 {
-		w = append(w, "more than one usage: banco gives a certificate one role only")
-	}
-	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		w = append(w, "key usage lacks digitalSignature: TLS 1.3 will refuse it")
-	}
-	return w
-}
-
-func chainWarnings(certs []*x509.Certificate, root *x509.Certificate, rootFrom string,
-	now time.Time) []string {
-	var w []string
-	for i := 1; i < len(certs); i++ {
-		if certs[i-1].CheckSignatureFrom(certs[i]) != nil {
-			w = append(w, fmt.Sprintf("certificate %d is not signed by certificate %d: "+
-				"the chain is out of order or incomplete", i, i+1))
-		}
-	}
-	if root == nil {
-		return append(w, "no banco root found to check the chain against (use --root FILE)")
-	}
-	roots, inters := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(root)
-	for _, c := range certs[1:] {
-		inters.AddCert(c)
-	}
-	_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters,
-		CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-	if err != nil && !certs[0].Equal(root) {
-		w = append(w, fmt.Sprintf("not from this CA (root %s): %v", rootFrom, err))
-	}
-	return w
 }

@@ -31,6 +31,12 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PORT", port)
+			// A second server (the bank beside the online CA) needs its own port.
+			port2, err := freePort()
+			if err != nil {
+				return err
+			}
+			env.Setenv("PORT2", port2)
 			env.Setenv("BANCO_HOME", env.WorkDir+"/home")
 			env.Setenv("HOME", env.WorkDir+"/userhome")
 			env.Setenv("BANCO_PASSWORD", "")

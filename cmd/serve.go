@@ -12,10 +12,12 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/banco/banco/banksrv"
+	"github.com/banco/banco/enroll"
 	"github.com/banco/banco/internal/secfile"
 	"github.com/banco/banco/ledger"
 )
@@ -28,8 +30,12 @@ type serveOptions struct {
 	cacert    string
 	logFormat string
 	logLevel  string
+	caURL     string
+	crlURL    string
+	refresh   time.Duration
 
-	ready func(addr string) // tests: called once the listener is open
+	ready     func(addr string)       // tests: called once the listener is open
+	onRenewer func(r *enroll.Renewer) // tests: called with the renewer, if any
 }
 
 func newServeCmd(a *App) *cobra.Command {
@@ -46,7 +52,22 @@ By default it uses the server identity written by 'banco enroll server'
 (server/server.crt, server.key and root_ca.crt in banco's folder) and the
 SQLite ledger bank.db there; --db postgres://... uses PostgreSQL instead.
 It logs one line per request on stderr and stops cleanly on Ctrl-C or
-SIGTERM, finishing the requests in flight.`,
+SIGTERM, finishing the requests in flight.
+
+Revocation: a revoked client is refused at the handshake, resumed TLS
+sessions included, at most --crl-refresh after its revocation. The list
+comes from, in this order: --crl-url; the CA database when the CA is in the
+same banco folder (or, while 'banco ca serve' holds that database, its CRL);
+the CRL distribution point in the server's certificate. If the CA cannot be
+reached, the last CRL is used until it expires (24 hours after the CA made
+it); with no current list at all every client is refused (fail closed).
+With no source at all revocation is not checked, and the banner says so.
+
+Renewal: when the online CA's URL is known (--ca-url, the server
+certificate, or the CA folder beside it), the server renews its own
+certificate at two thirds of its life, writes the new one over the old
+files and uses it for new connections, without a restart; connections
+already open carry on.`,
 		Example: `  $ banco serve
   $ banco serve --addr 0.0.0.0:8443 --log-format json
   $ banco serve --db postgres://postgres@127.0.0.1:5432/bank`,
@@ -63,6 +84,12 @@ SIGTERM, finishing the requests in flight.`,
 		"root CA that client certificates must chain to (default server/root_ca.crt)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.caURL, "ca-url", "",
+		"the online CA, for renewing the server certificate (default: from the certificate)")
+	f.StringVar(&o.crlURL, "crl-url", "",
+		"fetch the CRL from this URL (default: from the CA folder or the certificate)")
+	f.DurationVar(&o.refresh, "crl-refresh", enroll.DefaultCRLRefresh,
+		"the longest a revocation takes to be enforced; 0 checks on every handshake")
 	return c
 }
 
@@ -88,14 +115,28 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return fileHint(err, "banco enroll server")
 	}
-	holder := banksrv.NewCertHolder(cert)
-	tlsCfg, err := banksrv.NewTLSConfig(banksrv.TLSOptions{
-		GetCertificate: holder.GetCertificate,
-		ClientCAs:      pool,
-		Now:            a.Now,
-		// TODO(revocation): set CheckClient to refuse revoked client
-		// certificates once the CA publishes a CRL (issue 4).
-	})
+	if o.refresh < 0 {
+		return usageErrorf("--crl-refresh must not be negative")
+	}
+	caDir := a.besideCA(roots[0])
+	rev, err := a.revocationSource(o, cert, roots[0], caDir)
+	if err != nil {
+		return err
+	}
+	ren, err := a.serverRenewer(o, cert, roots, caDir, logger)
+	if err != nil {
+		return err
+	}
+
+	getCert := banksrv.NewCertHolder(cert).GetCertificate
+	if ren.renewer != nil {
+		getCert = ren.renewer.GetCertificate
+	}
+	tlsOpts := banksrv.TLSOptions{GetCertificate: getCert, ClientCAs: pool, Now: a.Now}
+	if rev.checker != nil {
+		tlsOpts.CheckClient = banksrv.CheckRevocation(rev.checker)
+	}
+	tlsCfg, err := banksrv.NewTLSConfig(tlsOpts)
 	if err != nil {
 		return err
 	}
@@ -114,7 +155,23 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 		return withHint(fmt.Errorf("listen on %s: %w", o.addr, err),
 			"is another banco serve running? choose another address with --addr")
 	}
+	rev.firstUpdate(ctx)
 	a.serveBanner(ln.Addr().String(), cert.Leaf, roots[0], redactDSN(o.db))
+	a.Infof("  revocation:         %s", rev.describe(o.refresh))
+	a.Infof("  renewal:            %s", ren.describe)
+	a.Infof("  stop with Ctrl-C")
+
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	if rev.updater != nil {
+		go banksrv.KeepFresh(bg, rev.updater, o.refresh/2, logger)
+	}
+	if ren.renewer != nil {
+		go ren.renewer.Run(bg)
+		if o.onRenewer != nil {
+			o.onRenewer(ren.renewer)
+		}
+	}
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
 	}
@@ -185,7 +242,6 @@ func (a *App) serveBanner(addr string, leaf, root *x509.Certificate, db string) 
 	a.Infof("  CA fingerprint:     %s", banksrv.Fingerprint(root))
 	a.Infof("  trusted client CA:  %s", root.Subject)
 	a.Infof("  ledger:             %s", db)
-	a.Infof("  stop with Ctrl-C")
 }
 
 // redactDSN hides a password in a PostgreSQL URL before it is shown.

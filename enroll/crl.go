@@ -9,8 +9,11 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/banco/banco/internal/secfile"
 )
 
 // DefaultCRLRefresh bounds how long a revocation takes to be enforced by a
@@ -33,11 +36,17 @@ type CRLChecker struct {
 	Client  *http.Client
 	Now     func() time.Time
 
-	mu      sync.Mutex
-	crl     *x509.RevocationList
-	revoked map[string]bool
-	tried   time.Time // last fetch attempt, successful or not
-	lastErr error
+	// CacheFile, if set, keeps a copy of the last CRL fetched, so that a
+	// server restarted while the CA is down still has one: Update falls back
+	// on it when it has none. It is checked like a fetched CRL.
+	CacheFile string
+
+	mu       sync.Mutex
+	crl      *x509.RevocationList
+	revoked  map[string]bool
+	tried    time.Time // last fetch attempt, successful or not
+	lastErr  error
+	fetching bool // a fetch is under way, without the lock
 }
 
 // failRetry is how often a checker with no usable CRL tries the CA again;
@@ -67,33 +76,113 @@ func NewCRLChecker(url string, root, issuer *x509.Certificate) *CRLChecker {
 
 // IsRevoked reports whether the certificate with serial is on the CRL,
 // fetching a fresh CRL first when the cached one is older than Refresh.
+// The lock is not held while fetching: other callers meanwhile answer from
+// the CRL they have, so a slow CA delays one handshake, not all of them.
 func (c *CRLChecker) IsRevoked(ctx context.Context, serial *big.Int) (bool, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.Now()
-	usable := c.crl != nil && now.Before(c.crl.NextUpdate)
 	wait := c.Refresh
-	if !usable {
+	if !c.usable(now) {
 		wait = min(wait, failRetry)
 	}
-	if c.tried.IsZero() || now.Sub(c.tried) >= wait {
-		c.tried = now
-		crl, err := c.fetch(ctx)
-		c.lastErr = err
-		if err == nil {
-			c.set(crl)
-			usable = now.Before(crl.NextUpdate)
-		}
+	if !c.fetching && (c.tried.IsZero() || now.Sub(c.tried) >= wait) {
+		c.mu.Unlock()
+		_ = c.Update(ctx) // its error is kept in lastErr
+		c.mu.Lock()
+		now = c.Now()
 	}
-	if !usable {
+	defer c.mu.Unlock()
+	if !c.usable(now) {
 		// Fail closed: with no current CRL nobody can be known not revoked.
-		if c.lastErr != nil {
+		switch {
+		case c.lastErr != nil:
 			return false, c.lastErr
+		case c.crl == nil:
+			return false, fmt.Errorf("no CRL from %s yet", c.URL)
 		}
 		return false, fmt.Errorf("the CRL from %s is out of date (next update was %s)",
 			c.URL, c.crl.NextUpdate.UTC().Format(time.RFC3339))
 	}
 	return c.revoked[serial.String()], nil
+}
+
+// usable reports whether the cached CRL may still be used at now; c.mu is
+// held.
+func (c *CRLChecker) usable(now time.Time) bool {
+	return c.crl != nil && now.Before(c.crl.NextUpdate)
+}
+
+// Update fetches the CRL now and keeps it if it is valid. On failure the
+// previous CRL stays in use until its NextUpdate. A server calls it in the
+// background so that handshakes seldom wait on the CA.
+func (c *CRLChecker) Update(ctx context.Context) error {
+	c.mu.Lock()
+	if c.fetching {
+		c.mu.Unlock()
+		return nil // another caller is fetching it
+	}
+	c.fetching, c.tried = true, c.Now()
+	c.mu.Unlock()
+
+	crl, err := c.fetch(ctx)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fetching, c.lastErr = false, err
+	if err != nil {
+		if c.crl == nil {
+			if cached, cerr := c.readCache(); cerr == nil {
+				c.set(cached)
+			}
+		}
+		return err
+	}
+	if c.crl == nil || crl.ThisUpdate.After(c.crl.ThisUpdate) {
+		c.writeCache(crl)
+	}
+	if c.crl == nil || !crl.ThisUpdate.Before(c.crl.ThisUpdate) {
+		c.set(crl)
+	}
+	return nil
+}
+
+// readCache reads the CRL that writeCache kept, checking its signature.
+func (c *CRLChecker) readCache() (*x509.RevocationList, error) {
+	if c.CacheFile == "" {
+		return nil, errors.New("no CRL cache file")
+	}
+	der, err := os.ReadFile(c.CacheFile)
+	if err != nil {
+		return nil, err
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse CRL %s: %w", c.CacheFile, err)
+	}
+	if err := crl.CheckSignatureFrom(c.Issuer); err != nil {
+		return nil, fmt.Errorf("CRL %s: %w", c.CacheFile, err)
+	}
+	return crl, nil
+}
+
+// writeCache keeps crl in CacheFile. A failure only costs the fallback, so
+// it is not reported.
+func (c *CRLChecker) writeCache(crl *x509.RevocationList) {
+	if c.CacheFile != "" {
+		_ = secfile.Write(c.CacheFile, crl.Raw, 0o644, true)
+	}
+}
+
+// NextUpdate returns the NextUpdate of the CRL in use, or the zero time
+// when there is none: until then a CA that cannot be reached does not stop
+// the checker from answering.
+func (c *CRLChecker) NextUpdate() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.crl == nil {
+		return time.Time{}
+	}
+	return c.crl.NextUpdate
 }
 
 func (c *CRLChecker) set(crl *x509.RevocationList) {

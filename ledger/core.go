@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"sync"
@@ -20,7 +21,8 @@ type core struct {
 	rd     querier // reads through db, with prepared statements on SQLite
 	where  string  // the database, for messages (never a password)
 	now    func() time.Time
-	cashID int64
+	cashID int64   // the first till; the SQLite writer posts all cash there
+	tills  []int64 // the cash accounts, in id order
 
 	// ids caches customer name -> account id. Accounts are never deleted
 	// or renamed, so an id, once committed, is valid forever. Only ids
@@ -40,6 +42,45 @@ func (c *core) publish(l txIDs) {
 }
 
 func nowMicro() int64 { return time.Now().UnixMicro() }
+
+// loadTills finds the cash accounts.
+func (c *core) loadTills(ctx context.Context) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT id FROM accounts WHERE kind = 'cash' ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("find cash accounts of ledger %s: %w", c.where, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("find cash accounts of ledger %s: %w", c.where, err)
+		}
+		c.tills = append(c.tills, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find cash accounts of ledger %s: %w", c.where, err)
+	}
+	if len(c.tills) == 0 || len(c.tills) > maxTills {
+		return fmt.Errorf("ledger %s has %d cash accounts; it is damaged", c.where, len(c.tills))
+	}
+	c.cashID = c.tills[0]
+	return nil
+}
+
+func (c *core) isCash(id int64) bool {
+	return slices.Contains(c.tills, id)
+}
+
+// till is the cash account a customer's deposits and withdrawals post
+// against: always the same one for a customer, spread over the tills.
+func (c *core) till(customer string) int64 {
+	if len(c.tills) == 1 {
+		return c.tills[0]
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(customer))
+	return c.tills[h.Sum32()%uint32(len(c.tills))]
+}
 
 func (c *core) stamp() time.Time { return c.now().UTC().Truncate(time.Microsecond) }
 
@@ -106,7 +147,8 @@ func (c *core) applyTx(ctx context.Context, q querier, r Request, at time.Time,
 		return res, refused, err
 	}
 
-	debit, credit := c.cashID, c.cashID
+	till := c.till(r.Customer)
+	debit, credit := till, till
 	switch r.Kind {
 	case Deposit:
 		credit = cust
@@ -251,21 +293,21 @@ func (c *core) steps(ctx context.Context, q querier, first, second func() (bool,
 // bank's total, and a cash credit (a withdrawal) can only fail when the
 // customers together hold less than the amount.
 func (c *core) refusalFor(isDebit bool, id int64) string {
-	if isDebit == (id != c.cashID) {
+	if isDebit == !c.isCash(id) {
 		return refusedFunds
 	}
 	return refusedLimit
 }
 
 func (c *core) lower(id int64) int64 {
-	if id == c.cashID {
+	if c.isCash(id) {
 		return -int64(maxCash)
 	}
 	return 0
 }
 
 func (c *core) upper(id int64) int64 {
-	if id == c.cashID {
+	if c.isCash(id) {
 		return 0
 	}
 	return int64(MaxBalance)

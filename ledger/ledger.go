@@ -17,10 +17,6 @@
 // (Result.Replayed), however often and concurrently it is retried; a
 // different request under a used key gets ErrKeyConflict. A refusal is thus
 // remembered: a client must use a new key for a new attempt.
-//
-// BUG(pg-cash): on PostgreSQL every deposit and withdrawal updates the one
-// row of the cash account, so they are serialised on that row's lock until
-// commit: a few hundred per second. Transfers between customers are not.
 package ledger
 
 import (
@@ -100,7 +96,7 @@ type Page struct {
 
 // Report is what Verify found: nil Problems means every invariant holds.
 type Report struct {
-	Accounts int       `json:"accounts"`
+	Accounts int       `json:"accounts"` // customers, plus 1 for the bank's cash
 	Entries  int64     `json:"entries"`
 	Total    Amount    `json:"total"` // sum of all balances, cash included; must be 0
 	Problems []Problem `json:"problems,omitempty"`
@@ -117,9 +113,20 @@ type Problem struct {
 // use, also by several processes sharing one database. Apply answers only
 // once its effect (or its refusal) is durably committed.
 type Store interface {
+	// Balance is the customer's balance.
 	Balance(ctx context.Context, customer string) (Amount, error)
+
+	// Apply moves money once per idempotency key (see the package
+	// documentation). Refusals come back as errors: ErrInsufficientFunds,
+	// ErrBalanceLimit, ErrNoAccount; malformed requests as ErrBadRequest or
+	// ErrSameAccount; a reused key as ErrKeyConflict.
 	Apply(ctx context.Context, r Request) (Result, error)
+
+	// History pages through the customer's entries, newest first.
 	History(ctx context.Context, customer string, q HistoryQuery) (Page, error)
+
+	// Verify recomputes every balance from the journal, on one consistent
+	// snapshot, and reports each broken invariant.
 	Verify(ctx context.Context) (Report, error)
 
 	// Lookup finds what a customer's request under key did, for crash and

@@ -47,6 +47,7 @@ func TestHelperProcess(t *testing.T) {
 			net -= r.Amount
 		}
 	}
+	mustVerify(t, s)
 	fmt.Printf("net=%d\n", int64(net))
 }
 

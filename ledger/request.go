@@ -12,10 +12,14 @@ import (
 // MaxKeyLen is the longest idempotency key, in bytes.
 const MaxKeyLen = 128
 
-// maxCash bounds how far the bank's cash account may go below zero: it is
-// minus the sum of all customer balances, so this caps the bank's total and
-// keeps every sum (and Verify's totals) inside int64.
-const maxCash = 50 * MaxBalance
+// maxCash bounds how far each of the bank's cash accounts (tills) may go
+// below zero. Together they hold minus the sum of all customer balances, so
+// this caps the bank's total; with at most maxTills tills every sum (and
+// Verify's totals) stays inside int64.
+const (
+	maxCash  = 5000 * MaxBalance
+	maxTills = 16
+)
 
 // check refuses a malformed request with an error wrapping ErrBadRequest, and
 // a transfer to oneself with ErrSameAccount.

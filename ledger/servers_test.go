@@ -87,6 +87,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 				sum, net)
 		}
 		rep := mustVerify(t, servers[0])
+		mustVerify(t, servers[1])
 		if rep.Entries == 0 {
 			t.Error("no entries")
 		}

@@ -22,12 +22,13 @@ const DefaultMaxBatch = 256
 
 // sqliteStore serialises every write through one goroutine that owns the
 // only writing connection. It collects the requests queued while the
-// previous commit was syncing, applies each inside its own SAVEPOINT (so a
-// failed one is undone alone), commits them all with one synchronous COMMIT
-// and only then answers each: group commit, with no answer before the data
-// is on disk. Writers therefore never meet "database is locked"; other
-// processes sharing the file are kept out by BEGIN IMMEDIATE and a busy
-// timeout, retried.
+// previous commit was syncing, applies them in one transaction (decided in
+// Go by applyBatch; on any failure redone one by one, each in its own
+// SAVEPOINT so that a failed one is undone alone), commits them all with
+// one synchronous COMMIT and only then answers each: group commit, with no
+// answer before the data is on disk. Writers therefore never meet
+// "database is locked"; other processes sharing the file are kept out by
+// BEGIN IMMEDIATE and a busy timeout, retried.
 type sqliteStore struct {
 	core
 	wdb       *sql.DB
@@ -47,7 +48,7 @@ type sqliteStore struct {
 	redone             atomic.Int64 // batches that fell back to the careful path
 
 	cache   batchCache        // writer goroutine only
-	inserts map[string]string // multi-row INSERT texts by head and size; writer only
+	inserts map[string]string // multi-row statement texts by size; writer only
 }
 
 // op is one write waiting for the writer goroutine.
@@ -176,11 +177,7 @@ func (s *sqliteStore) init(ctx context.Context, pragmas string) error {
 	s.db.SetMaxOpenConns(sqliteReaders)
 	s.db.SetMaxIdleConns(sqliteReaders)
 	s.rd = newPrepared(s.db, s.db.PrepareContext)
-	err = s.db.QueryRowContext(ctx, `SELECT id FROM accounts WHERE kind = 'cash'`).Scan(&s.cashID)
-	if err != nil {
-		return fmt.Errorf("find cash account of ledger %s: %w", s.where, err)
-	}
-	return nil
+	return s.loadTills(ctx)
 }
 
 // begin starts the writer's transaction, waiting out other processes.

@@ -163,7 +163,7 @@ func (s *sqliteStore) lookupKeys(ctx context.Context, plans []plan) error {
 	return nil
 }
 
-// balance is what the writer knows of an account's balance, reading it
+// balanceOf is what the writer knows of an account's balance, reading it
 // once per cache lifetime; orig keeps the value the database holds now.
 func (s *sqliteStore) balanceOf(ctx context.Context, id int64, orig map[int64]Amount) (Amount,
 	error) {
@@ -301,8 +301,9 @@ func (s *sqliteStore) write(ctx context.Context, plans []plan, orig map[int64]Am
 		answers = append(answers, []any{p.cust, r.Key, string(r.Kind), int64(r.Amount), r.To,
 			entryID, p.code, int64(p.amount), p.o.at.UnixMicro()})
 	}
-	if err := s.insertRows(ctx, `INSERT INTO entries (id, at, kind, debit_id, credit_id,
-		amount, debit_balance, credit_balance, customer_id, idem_key) VALUES `, entries); err != nil {
+	err := s.insertRows(ctx, `INSERT INTO entries (id, at, kind, debit_id, credit_id,
+		amount, debit_balance, credit_balance, customer_id, idem_key) VALUES `, entries)
+	if err != nil {
 		return fmt.Errorf("append journal entries: %w", err)
 	}
 	if err := s.insertRows(ctx, `INSERT INTO requests (customer_id, idem_key, kind, amount,

@@ -40,6 +40,7 @@ func TestBankWorkload(t *testing.T) {
 				},
 			}
 			openAccounts(t, w)
+			w.dial()
 
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()

@@ -12,8 +12,9 @@ import (
 
 // TestCrash runs the workload against a real "banco serve" process and kills
 // it with SIGKILL at random moments, -crash.rounds times, restarting it each
-// time; the very first start is killed too, while it creates the ledger. A client whose request got no answer retries it with the same key
-// until it gets one, across restarts.
+// time; the very first start is killed too, while it creates the ledger.
+// A client whose request got no answer retries it with the same key until
+// it gets one, across restarts.
 func TestCrash(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -22,11 +23,16 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-// TestCrashTwoServersPostgres runs two banco serve processes on one
-// PostgreSQL schema, kills one or the other at random moments, and lets
-// clients retry each request on the other server with the same key.
-func TestCrashTwoServersPostgres(t *testing.T) {
-	runCrash(t, postgresDSN(t), 2, *flagRounds)
+// TestCrashTwoServers runs two banco serve processes on one database, kills
+// one or the other at random moments, and lets clients retry each request on
+// the other server with the same key. PostgreSQL is the backend meant for
+// several servers; on SQLite the two processes share the file's write lock.
+func TestCrashTwoServers(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			runCrash(t, b.dsn(t), 2, *flagRounds)
+		})
+	}
 }
 
 // TestTwoServers runs two banco serve processes on one database, with the
@@ -66,7 +72,7 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 	}
 	w := &workload{
 		seed: seed, customers: customers, clients: *flagClients,
-		maxOps: 60 + 60*rounds, strict: rounds == 0, rec: &recorder{},
+		maxOps: 40 + 60*rounds, strict: rounds == 0, rec: &recorder{},
 		connect: func(name string) []*bankcli.Client {
 			var cls []*bankcli.Client
 			for _, s := range servers {
@@ -76,6 +82,7 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 		},
 	}
 	openAccounts(t, w)
+	w.dial()
 
 	stop, stopNow := context.WithCancel(context.Background())
 	defer stopNow()
@@ -84,14 +91,14 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 		defer close(done)
 		w.run(stop, retry)
 	}()
-	kills := crashRounds(t, h, db, servers, rounds, rand.New(rand.NewPCG(seed, 0xdead)), done,
-		retry.Done())
+	kills, stops := crashRounds(t, h, db, servers, rounds, rand.New(rand.NewPCG(seed, 0xdead)),
+		done, retry.Done())
 	stopNow()
 	<-done // requests still without an answer are retried until retry ends
 	for _, s := range servers {
 		s.stop()
 	}
-	t.Logf("%d servers, %d SIGKILLs", n, kills)
+	t.Logf("%d servers, %d SIGKILLs, %d SIGTERMs during the run", n, kills, stops)
 
 	h.ledgerVerify(t, db)
 	checkLedger(t, openStore(t, db), allCustomers(), w.rec)
@@ -103,21 +110,21 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 // during its start-up; one in eight stops the server with SIGTERM instead.
 // It returns early when the workload is done.
 func crashRounds(t *testing.T, h *home, db string, servers []*server, rounds int,
-	rng *rand.Rand, done, dead <-chan struct{}) int {
-	kills := 0
-	for range rounds {
+	rng *rand.Rand, done, dead <-chan struct{}) (kills, stops int) {
+	for round := range rounds {
 		select {
 		case <-done:
-			t.Logf("the workload ended after %d of %d kills", kills, rounds)
-			return kills
+			t.Logf("the workload ended after %d of %d rounds", round, rounds)
+			return kills, stops
 		case <-dead:
-			return kills
+			return kills, stops
 		case <-time.After(time.Duration(100+rng.IntN(600)) * time.Millisecond):
 		}
 		s := servers[rng.IntN(len(servers))]
 		switch p := rng.IntN(8); {
 		case p == 0:
 			s.stop() // SIGTERM: requests in flight must finish, and it exits 0
+			stops++
 		case p == 1:
 			s.kill()
 			s.startKilled(time.Duration(rng.IntN(150)) * time.Millisecond)
@@ -135,5 +142,5 @@ func crashRounds(t *testing.T, h *home, db string, servers []*server, rounds int
 	} else {
 		time.Sleep(300 * time.Millisecond) // some traffic after the last restart
 	}
-	return kills
+	return kills, stops
 }

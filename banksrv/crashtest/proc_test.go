@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,9 @@ var build struct {
 // bancoBin builds ./cmd/banco into a temporary folder, once.
 func bancoBin(t *testing.T) string {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the crash tests stop servers with SIGTERM, which Windows does not deliver")
+	}
 	build.once.Do(func() {
 		build.dir, build.err = os.MkdirTemp("", "banco-crashtest-")
 		if build.err != nil {
@@ -61,15 +65,31 @@ type home struct {
 	dir string
 }
 
+// sharedHome is made once per test run: every test uses its own database
+// (--db), and nothing else in the home changes.
+var sharedHome struct {
+	once sync.Once
+	h    *home
+}
+
+// newHome returns the home with the identities of customers (the same ones
+// on every call), made on the first call.
 func newHome(t *testing.T, customers []string) *home {
 	t.Helper()
-	h := &home{bin: bancoBin(t), dir: filepath.Join(t.TempDir(), "home")}
-	h.run(t, "init")
-	h.run(t, "enroll", "server")
-	for _, c := range customers {
-		h.run(t, "enroll", "client", c)
+	bin := bancoBin(t)
+	sharedHome.once.Do(func() {
+		h := &home{bin: bin, dir: filepath.Join(build.dir, "home")}
+		h.run(t, "init")
+		h.run(t, "enroll", "server")
+		for _, c := range customers {
+			h.run(t, "enroll", "client", c)
+		}
+		sharedHome.h = h
+	})
+	if sharedHome.h == nil {
+		t.Fatal("the banco home could not be made (see the first test that failed)")
 	}
-	return h
+	return sharedHome.h
 }
 
 func (h *home) env() []string {
@@ -180,6 +200,7 @@ func (s *server) launch() {
 	s.log = newWatchLog("listening on https://")
 	cmd := exec.Command(s.h.bin, "serve", "--addr", s.addr, "--db", s.db)
 	cmd.Env, cmd.Stderr = s.h.env(), s.log
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start banco serve: %v", err)
 	}
@@ -221,6 +242,12 @@ func (s *server) stop() {
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return
+	}
+	select {
+	case <-s.exited:
+		s.cmd = nil // it died on its own, which launch has reported
+		return
+	default:
 	}
 	s.expected.Store(true)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)

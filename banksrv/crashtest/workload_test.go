@@ -34,23 +34,38 @@ type workload struct {
 	connect func(customer string) []*bankcli.Client
 
 	rec *recorder
+
+	conns    [][]*bankcli.Client // per client goroutine, from dial
+	auditors [][]*bankcli.Client // per customer, the late one first
 }
 
 // run drives the clients until each has done maxOps operations or stop is
 // done. A request without an answer is retried with its key until it gets
 // one or retry is done; it is then unknown.
+// dial must have made the clients.
 func (w *workload) run(stop, retry context.Context) {
+	names := append([]string{lateCustomer}, w.customers...)
 	var wg sync.WaitGroup
-	for i := range w.clients {
-		wg.Go(func() { w.client(stop, retry, i) })
+	for i, cls := range w.conns {
+		wg.Go(func() { w.client(stop, retry, i, cls) })
 	}
-	wg.Go(func() { w.audit(stop, retry) })
+	wg.Go(func() { w.audit(stop, retry, names, w.auditors) })
 	wg.Wait()
 }
 
-func (w *workload) client(stop, retry context.Context, i int) {
+// dial makes every client of the workload. It runs in the test's goroutine,
+// since connect may fail the test.
+func (w *workload) dial() {
+	for _, c := range append([]string{lateCustomer}, w.customers...) {
+		w.auditors = append(w.auditors, w.connect(c))
+	}
+	for i := range w.clients {
+		w.conns = append(w.conns, w.connect(w.customers[i%len(w.customers)]))
+	}
+}
+
+func (w *workload) client(stop, retry context.Context, i int, cls []*bankcli.Client) {
 	me := w.customers[i%len(w.customers)]
-	cls := w.connect(me)
 	defer closeAll(cls)
 	rng := rand.New(rand.NewPCG(w.seed, uint64(i)))
 	var answered []*moneyOp // this client's requests that got an answer
@@ -259,12 +274,8 @@ const historyPage = 20
 // teller's screen of all accounts. From its lateRound-th round on it reads
 // the late customer's too, which opens their account: transfers to them are
 // refused until then (no such account), and those refusals must stick.
-func (w *workload) audit(stop, retry context.Context) {
-	names := append([]string{lateCustomer}, w.customers...)
-	var cls [][]*bankcli.Client
-	for _, c := range names {
-		cls = append(cls, w.connect(c))
-	}
+func (w *workload) audit(stop, retry context.Context, names []string,
+	cls [][]*bankcli.Client) {
 	defer func() {
 		for _, c := range cls {
 			closeAll(c)
