@@ -330,6 +330,9 @@ func (cl *Client) move(ctx context.Context, path string, req api.MoveRequest, ke
 	}
 	var m api.Movement
 	err = cl.do(ctx, http.MethodPost, path, body, key, &m)
+	if err != nil && uncertain(err) {
+		err = &UncertainError{Key: key, Err: err}
+	}
 	return m, err
 }
 

@@ -103,11 +103,20 @@ func (e *ServerCertError) Unwrap() error { return e.Err }
 // CertRefusedError is the server refusing the client's certificate. With
 // TLS 1.3 the server says so only after the client has finished its side of
 // the handshake, so it shows up on the first read of the answer.
+//
+// Unsure marks a connection closed right after a TLS 1.3 handshake with no
+// alert: a refused certificate whose alert was lost to a reset looks the
+// same as a server that stopped at that moment, so the message names both.
 type CertRefusedError struct {
 	Reason string // from the server's TLS alert
+	Unsure bool
 }
 
 func (e *CertRefusedError) Error() string {
+	if e.Unsure {
+		return "the server closed the connection right after the TLS handshake: " +
+			"it refused the client certificate, or it stopped"
+	}
 	return "the server refused the client certificate: " + e.Reason
 }
 
@@ -119,6 +128,46 @@ type TLSError struct {
 
 func (e *TLSError) Error() string {
 	return "the server ended the TLS handshake: " + e.Alert
+}
+
+// UncertainError is a money request that may have reached the bank and been
+// applied, though no answer came back: the connection broke after it was
+// sent, the answer was late, or the server failed. Sending it again under
+// Key is safe: the bank applies one key once and replays its first answer.
+type UncertainError struct {
+	Key string
+	Err error
+}
+
+func (e *UncertainError) Error() string { return e.Err.Error() }
+
+func (e *UncertainError) Unwrap() error { return e.Err }
+
+// uncertain reports whether a request that ended in err may still have been
+// applied. Failures before the request could be sent (files, names,
+// certificates, TLS refusals) and the bank's own refusals are certain.
+func uncertain(err error) bool {
+	var (
+		cre  *CertRefusedError
+		apie *APIError
+		fe   *FileError
+		ee   *ExpiredError
+		ue   *UsageError
+		unr  *UnreachableError
+		res  *ResolveError
+		sce  *ServerCertError
+		tlse *TLSError
+	)
+	switch {
+	case errors.As(err, &cre):
+		return cre.Unsure
+	case errors.As(err, &apie):
+		return apie.Status >= 500
+	case errors.As(err, &fe), errors.As(err, &ee), errors.As(err, &ue), errors.As(err, &unr),
+		errors.As(err, &res), errors.As(err, &sce), errors.As(err, &tlse):
+		return false
+	}
+	return true
 }
 
 // APIError is the bank's answer to a request it refused.
@@ -169,9 +218,8 @@ func classify(err error, st *attempt, host, addr string) (_ error, retry bool) {
 	case st.handshake && st.version == tls.VersionTLS13 && st.fresh && closed(err):
 		// The server closed a fresh connection before answering: in TLS 1.3
 		// that is how a refused client certificate looks when the alert
-		// was lost to a reset.
-		return &CertRefusedError{Reason: "the connection was closed right after the " +
-			"handshake"}, true
+		// was lost to a reset, and also a server that crashed just then.
+		return &CertRefusedError{Unsure: true}, true
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("no answer from the server at %s in time: %w", addr, err), false
 	}

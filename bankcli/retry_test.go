@@ -2,6 +2,7 @@ package bankcli_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -99,5 +100,49 @@ func TestRetryKeepsKey(t *testing.T) {
 	bal, err := b.store.Balance(context.Background(), "alice")
 	if err != nil || bal.String() != "5.00" {
 		t.Errorf("ledger balance %s, %v; want 5.00", bal, err)
+	}
+}
+
+// TestLostAnswerNamesKey loses the answer to a deposit with no retries left:
+// the error says the outcome is unknown and names the key, and a new client
+// that sends the request again under that key gets the first answer, with
+// the money moved once.
+func TestLostAnswerNamesKey(t *testing.T) {
+	pki := testpki.New(t, "banco test")
+	b := startBank(t, pki, pki.Server(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := &lossyProxy{ln: ln, bank: b}
+	go p.serve(t)
+
+	cfg := b.files(t, pki.Client(t, "alice"))
+	direct := cfg
+	cfg.ConnectTo = ln.Addr().String()
+	key := bankcli.NewKey()
+	_, err = newClient(t, cfg).Deposit(context.Background(), amount(t, "5"), key)
+	var ue *bankcli.UncertainError
+	if !errors.As(err, &ue) || ue.Key != key {
+		t.Fatalf("deposit whose answer was lost: %v (%T), want an UncertainError with key %s",
+			err, err, key)
+	}
+
+	m, err := newClient(t, direct).Deposit(context.Background(), amount(t, "5"), key)
+	if err != nil || !m.Replayed || m.Balance != "5.00" {
+		t.Errorf("the same deposit again under its key: %+v, %v; want the replayed answer",
+			m, err)
+	}
+	bal, err := b.store.Balance(context.Background(), "alice")
+	if err != nil || bal.String() != "5.00" {
+		t.Errorf("ledger balance %s, %v; want 5.00", bal, err)
+	}
+
+	// A refusal the bank answered is certain: no key to resend under.
+	_, err = newClient(t, direct).Withdraw(context.Background(), amount(t, "50"),
+		bankcli.NewKey())
+	if errors.As(err, &ue) {
+		t.Errorf("insufficient funds reported as uncertain: %v", err)
 	}
 }

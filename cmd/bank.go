@@ -98,7 +98,8 @@ func (a *App) runBalance(ctx context.Context, o *bankOptions) error {
 
 type moveOptions struct {
 	bankOptions
-	to string
+	to  string
+	key string
 }
 
 var moveHelp = map[ledger.Kind]struct{ short, example, done string }{
@@ -119,7 +120,9 @@ func newMoveCmd(a *App, kind ledger.Kind) *cobra.Command {
 		Short: h.short,
 		Long: h.short + `. AMOUNT is a positive number with at most two
 decimals, such as 100 or 12.50. The request carries a random idempotency key,
-kept across retries, so it is applied once even if sent twice.` + bankFlagsHelp,
+kept across retries, so it is applied once even if sent twice. When no
+answer comes back, the error shows the key: run the same command again with
+--idempotency-key KEY, and the bank applies it at most once.` + bankFlagsHelp,
 		Example: h.example,
 		Args:    exactArgs(1, "an AMOUNT, such as 12.50"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -128,6 +131,8 @@ kept across retries, so it is applied once even if sent twice.` + bankFlagsHelp,
 	}
 	o.bind(c)
 	c.SetFlagErrorFunc(negativeAmountError)
+	c.Flags().StringVar(&o.key, "idempotency-key", "",
+		"send under this key (from an earlier try whose answer was lost); default a new one")
 	if kind == ledger.Transfer {
 		c.Flags().StringVar(&o.to, "to", "", "the customer who receives the money (required)")
 	}
@@ -166,7 +171,10 @@ func (a *App) runMove(ctx context.Context, kind ledger.Kind, o *moveOptions, arg
 	}
 	defer cl.Close()
 
-	key := bankcli.NewKey()
+	key := o.key
+	if key == "" {
+		key = bankcli.NewKey()
+	}
 	a.Debugf("idempotency key %s", key)
 	var m api.Movement
 	switch kind {
@@ -178,7 +186,7 @@ func (a *App) runMove(ctx context.Context, kind ledger.Kind, o *moveOptions, arg
 		m, err = cl.Transfer(ctx, amount, o.to, key)
 	}
 	if err != nil {
-		return a.bankError(err, &o.bankOptions)
+		return a.moveError(err, kind, arg, o)
 	}
 	if m.Replayed {
 		a.Debugf("the server had already applied this request; this is its first answer")
@@ -192,6 +200,31 @@ func (a *App) runMove(ctx context.Context, kind ledger.Kind, o *moveOptions, arg
 	}
 	_, err = fmt.Fprintf(a.Out, "%s; balance %s\n", line, m.Balance)
 	return err
+}
+
+// moveError is bankError for a money request, which adds, when the request
+// may have been applied without an answer, how to send it again safely.
+func (a *App) moveError(err error, kind ledger.Kind, amount string, o *moveOptions) error {
+	var ue *bankcli.UncertainError
+	if !errors.As(err, &ue) {
+		return a.bankError(err, &o.bankOptions)
+	}
+	again := "banco " + string(kind) + " " + amount
+	if kind == ledger.Transfer {
+		again += " --to " + o.to
+	}
+	if o.client != "" {
+		again += " --client " + o.client
+	}
+	again += " --idempotency-key " + ue.Key
+	hint := "the bank may have applied it; check with banco history, or send it again " +
+		"safely (applied at most once): " + again
+	err = a.bankError(ue.Err, &o.bankOptions)
+	var he *hintError
+	if errors.As(err, &he) {
+		return withHint(he.err, append(he.hints, hint)...)
+	}
+	return withHint(err, hint)
 }
 
 type historyOptions struct {
@@ -377,6 +410,9 @@ func (a *App) bankError(err error, o *bankOptions) error {
 	case errors.As(err, &sce):
 		return withHint(err, "--cacert must be the bank's root (root_ca.crt from "+enroll+
 			"), and --server must use a name in the server's certificate")
+	case errors.As(err, &cre) && cre.Unsure:
+		return withHint(err, "if the bank is running, check that the certificate is from "+
+			"its CA and not revoked: banco inspect "+o.cert)
 	case errors.As(err, &cre):
 		return withHint(err, "use a valid client certificate from this bank's CA: "+enroll)
 	case errors.As(err, &apie):

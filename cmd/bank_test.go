@@ -3,9 +3,11 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -326,4 +328,50 @@ func TestServeJSONLog(t *testing.T) {
 		}
 	}
 	t.Errorf("no JSON request line for alice's balance in:\n%s", serveErr)
+}
+
+// TestMoveAnswerLost: a peer that takes the request as the bank would and
+// hangs up without an answer. The error says the deposit may have been
+// applied and how to send it again under its key; sent so to the real bank,
+// twice, it is applied once.
+func TestMoveAnswerLost(t *testing.T) {
+	h := newBankHome(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{h.pki.Server(t).TLS()},
+		ClientAuth:   tls.RequireAnyClientCert,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 4096)) // the request, after the handshake
+			c.Close()
+		}
+	}()
+	h.env["BANCO_CONNECT_TO"] = ln.Addr().String()
+	out, errOut, code := h.run("deposit", "5", "--client", "alice")
+	m := regexp.MustCompile(`(?m)^banco: hint: the bank may have applied it; check with ` +
+		`banco history, or send it again safely \(applied at most once\): ` +
+		`banco deposit 5 --client alice --idempotency-key (\S+)$`).FindStringSubmatch(errOut)
+	if code != 1 || out != "" || m == nil {
+		t.Fatalf("deposit with the answer lost: exit %d, stdout %q, stderr:\n%s", code, out,
+			errOut)
+	}
+
+	h.serve(t, "text")
+	for i := 0; i < 2; i++ {
+		out, errOut, code = h.run("deposit", "5", "--client", "alice", "--idempotency-key", m[1])
+		if code != 0 || out != "deposited 5.00; balance 5.00\n" {
+			t.Errorf("deposit again under key %s: exit %d, %q, %s", m[1], code, out, errOut)
+		}
+	}
+	if out, _, _ := h.run("balance", "--client", "alice"); out != "balance 5.00\n" {
+		t.Errorf("balance after the deposit was sent three times under one key: %q", out)
+	}
 }
