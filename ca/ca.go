@@ -26,13 +26,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"go.step.sm/crypto/x509util"
-
-	"github.com/banco/banco/internal/secfile"
 )
 
 // File names inside a CA folder.
@@ -139,24 +135,3 @@ func GroupFingerprint(fp string) string {
 	}
 	return b.String()
 }
-
-// URLFile, in the CA folder, records the online CA's URL once banco ca
-// serve has run, so that leaves issued offline also name its CRL.
-const URLFile = "ca_url.txt"
-
-// SaveURL records the online CA's base URL in the CA folder dir.
-func SaveURL(dir, url string) error {
-	return secfile.Write(filepath.Join(dir, URLFile), []byte(url+"\n"), 0o644, true)
-}
-
-// LoadURL returns the online CA's base URL recorded in dir, or "".
-func LoadURL(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, URLFile))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// CRLURL is where the online CA at base URL publishes its CRL.
-func CRLURL(baseURL string) string { return strings.TrimSuffix(baseURL, "/") + "/1.0/crl" }

@@ -254,7 +254,7 @@ func TestGroupFingerprint(t *testing.T) {
 
 func TestRecordedURLGivesCRLDistributionPoint(t *testing.T) {
 	info := newCA(t, KeyEC)
-	if err := SaveURL(info.Dir, "https://ca.banco.local:9000"); err != nil {
+	if err := SaveURL(info.Dir, "https://ca.banco.local:9000", ":9000"); err != nil {
 		t.Fatal(err)
 	}
 	a := openCA(t, info.Dir)

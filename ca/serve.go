@@ -56,7 +56,24 @@ func (a *Authority) Handler(logger *slog.Logger) http.Handler {
 			h.set(err)
 		}
 	})
-	return &logHandler{next: mux, base: base, log: logger}
+	return &logHandler{next: mux, base: base, log: logger, changed: func() {
+		if err := a.WriteSnapshot(); err != nil {
+			logger.Warn("inventory snapshot not written; banco certs on this host "+
+				"shows an older one", "err", err)
+		}
+	}}
+}
+
+// changes reports whether a request that succeeded changed the inventory.
+func changes(r *http.Request, status int) bool {
+	if r.Method != http.MethodPost || status >= 400 {
+		return false
+	}
+	switch strings.TrimPrefix(r.URL.Path, "/1.0") {
+	case "/sign", "/renew", "/revoke":
+		return true
+	}
+	return false
 }
 
 type reasonKey struct{}
@@ -76,9 +93,10 @@ func (h *reasonHolder) set(err error) {
 }
 
 type logHandler struct {
-	next http.Handler
-	base context.Context
-	log  *slog.Logger
+	next    http.Handler
+	base    context.Context
+	log     *slog.Logger
+	changed func() // after a request that changed the inventory
 }
 
 func (h *logHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -87,6 +105,9 @@ func (h *logHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(mergeContext(r.Context(), h.base), reasonKey{}, holder)
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	h.next.ServeHTTP(sw, r.WithContext(ctx))
+	if changes(r, sw.status) {
+		h.changed()
+	}
 
 	attrs := []any{
 		"remote", r.RemoteAddr, "method", r.Method, "path", clean(r.URL.Path),
@@ -239,10 +260,16 @@ func (r *tlsRenewer) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, err
 }
 
 // Serve runs the online CA on ln until ctx is done, then stops gracefully.
+// It keeps SnapshotFile up to date for the commands that list certificates
+// on this host while it holds the database.
 func (a *Authority) Serve(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 	cfg, err := a.TLSConfig()
 	if err != nil {
 		return err
+	}
+	if err := a.WriteSnapshot(); err != nil {
+		logger.Warn("inventory snapshot not written; banco certs on this host will not "+
+			"work while the CA serves", "err", err)
 	}
 	srv := &http.Server{
 		Handler:           a.Handler(logger),

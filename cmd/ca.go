@@ -208,22 +208,35 @@ const HealthWindow = 90 * 24 * time.Hour
 // checkCAHealth warns when the root or intermediate ends within HealthWindow
 // and fails when either has ended: nothing it signs could be trusted then.
 func (a *App) checkCAHealth(info *ca.Info) error {
-	now := a.Now()
 	for _, c := range []struct {
 		what string
 		cert *x509.Certificate
 	}{{"root", info.Root}, {"intermediate", info.Intermediate}} {
-		switch end := c.cert.NotAfter; {
-		case !now.Before(end):
+		end := c.cert.NotAfter
+		if !a.Now().Before(end) {
 			return withHint(fmt.Errorf("the CA's %s certificate expired on %s", c.what, day(end)),
 				"make a new CA with 'banco init --force' and enroll everyone again")
-		case end.Sub(now) < HealthWindow:
-			a.Infof("banco: warning: the CA's %s certificate expires on %s (in %d days); "+
-				"plan a new CA (banco init --force) and re-enrollment", c.what, day(end),
-				int(end.Sub(now).Hours()/24))
 		}
+		a.warnExpiring("the CA's "+c.what, end, "plan a new CA (banco init --force) and "+
+			"re-enrollment")
 	}
 	return nil
+}
+
+// warnChainHealth warns when a CA certificate of a chain that this machine
+// got from the online CA ends within HealthWindow: no renewal goes past it.
+func (a *App) warnChainHealth(cas []*x509.Certificate) {
+	for _, c := range cas {
+		a.warnExpiring("the "+c.Subject.CommonName, c.NotAfter,
+			"ask the CA's owner about the new CA, and enroll again with it")
+	}
+}
+
+func (a *App) warnExpiring(what string, end time.Time, next string) {
+	if left := end.Sub(a.Now()); left > 0 && left < HealthWindow {
+		a.Infof("banco: warning: %s certificate expires on %s (in %d days); %s", what,
+			day(end), int(left.Hours()/24), next)
+	}
 }
 
 // newCACmd is the group of commands run on the CA's host.
@@ -281,7 +294,7 @@ it to stop. Stop it with Ctrl-C.`,
 }
 
 func (a *App) runCAServe(ctx context.Context, o *caServeOptions) error {
-	_, port, err := net.SplitHostPort(o.addr)
+	listenHost, port, err := net.SplitHostPort(o.addr)
 	if err != nil {
 		return usageErrorf("--addr %q: want HOST:PORT or :PORT", o.addr)
 	}
@@ -301,8 +314,13 @@ func (a *App) runCAServe(ctx context.Context, o *caServeOptions) error {
 	if err != nil || u.Scheme != "https" || u.Hostname() == "" {
 		return usageErrorf("--url %q: want https://HOST[:PORT]", caURL)
 	}
-	if !slices.Contains(names, u.Hostname()) {
-		names = append(names, u.Hostname())
+	// Commands on this host reach the CA at its listen address (see
+	// ca.LocalURL), so its certificate names that host too.
+	for _, h := range []string{u.Hostname(), listenHost} {
+		if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) &&
+			!slices.Contains(names, h) {
+			names = append(names, h)
+		}
 	}
 	auth, err := a.openCA(o.passwordFile, ca.WithDNSNames(names...), ca.WithAddress(o.addr),
 		ca.WithCRLURL(ca.CRLURL(caURL)))
@@ -310,13 +328,14 @@ func (a *App) runCAServe(ctx context.Context, o *caServeOptions) error {
 		return err
 	}
 	defer auth.Close()
-	if err := ca.SaveURL(home.CADir(), caURL); err != nil {
-		return fmt.Errorf("record the CA's URL: %w", err)
-	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return withHint(fmt.Errorf("listen on %s: %w", o.addr, err),
 			"is another program using the port? choose another with --addr")
+	}
+	if err := ca.SaveURL(home.CADir(), caURL, ln.Addr().String()); err != nil {
+		ln.Close()
+		return fmt.Errorf("record the CA's URL: %w", err)
 	}
 
 	var h slog.Handler = slog.NewTextHandler(a.Err, nil)
@@ -359,11 +378,15 @@ for customer NAME (--client) or for the server named NAME (--server, with
 localhost, 127.0.0.1, ::1 and each --san). The token is printed on stdout;
 the root's fingerprint is shown so that it can be checked on the other side.
 The token is signed with the CA's provisioner key (it needs the CA password)
-and works only against the running 'banco ca serve', once, within --ttl.
+and works only against 'banco ca serve', once, within --ttl (the CA allows a
+minute of clock skew). It can be made while the CA is stopped, with --ca-url.
+--revoke makes a token that revokes the certificate with serial NAME
+through the online CA, from any machine (banco revoke SERIAL --token).
 
 Hand it over privately: whoever holds it can enroll as NAME.`,
 		Example: `  $ banco ca token alice --client
-  $ banco ca token banco.local --server --san 192.168.1.10 --ttl 30m`,
+  $ banco ca token banco.local --server --san 192.168.1.10 --ttl 30m
+  $ banco ca token 1234567890 --revoke`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.runCAToken(args[0], o)
@@ -386,7 +409,7 @@ func (a *App) runCAToken(name string, o *caTokenOptions) error {
 		return usageErrorf("say which kind of token: --client, --server or --revoke")
 	}
 	if o.ttl < time.Minute || o.ttl > ca.MaxTokenTTL {
-		return usageErrorf("--ttl must be between 1m and %s", ca.MaxTokenTTL)
+		return usageErrorf("--ttl must be between 1m and %s", shortDuration(ca.MaxTokenTTL))
 	}
 	if o.revoke {
 		return a.runRevokeToken(name, o)
@@ -421,7 +444,8 @@ func (a *App) runCAToken(name string, o *caTokenOptions) error {
 		return caError(home.CADir(), err)
 	}
 	fp := ca.Fingerprint(m.Root())
-	a.Infof("One-time %s token for %s, valid %s, for %s", req.Kind, subject, o.ttl, caURL)
+	a.Infof("One-time %s token for %s, valid %s, for %s", req.Kind, subject,
+		shortDuration(o.ttl), caURL)
 	a.Infof("  SANs             %s", strings.Join(sans, ", "))
 	a.printRootFingerprint(fp)
 	cmdName := "client " + quoteArg(subject)
@@ -459,11 +483,18 @@ func (a *App) runRevokeToken(target string, o *caTokenOptions) error {
 		return err
 	}
 	defer m.Close()
+	switch revoked, err := a.checkRevocable(home.CADir(), serial); {
+	case err != nil:
+		return err
+	case revoked:
+		return fmt.Errorf("serial %s is revoked already: no token is needed", serial)
+	}
 	tok, err := m.RevokeToken(serial, caURL, o.ttl)
 	if err != nil {
 		return caError(home.CADir(), err)
 	}
-	a.Infof("One-time token to revoke serial %s, valid %s, for %s", serial, o.ttl, caURL)
+	a.Infof("One-time token to revoke serial %s, valid %s, for %s", serial,
+		shortDuration(o.ttl), caURL)
 	a.Infof("Use it: banco revoke %s --token TOKEN --fingerprint %s", serial,
 		ca.Fingerprint(m.Root()))
 	fmt.Fprintln(a.Out, tok)

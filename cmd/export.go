@@ -73,6 +73,11 @@ func (a *App) runExportP12(name string, o *exportOptions) error {
 	if _, err := os.Lstat(out); err == nil && !o.force {
 		return withHint(fmt.Errorf("%s already exists", out), "pass --force to replace it")
 	}
+	// The folder is the user's: it must exist, and its mode is left alone.
+	if fi, err := os.Stat(filepath.Dir(out)); err != nil || !fi.IsDir() {
+		return withHint(fmt.Errorf("write %s: the folder %s does not exist", out,
+			filepath.Dir(out)), "create it first, or choose another --out")
+	}
 	pw, err := a.readSecret(secretSpec{what: "PKCS#12 password", file: o.passwordFile,
 		env: "BANCO_P12_PASSWORD", confirm: true})
 	if err != nil {
@@ -86,12 +91,14 @@ func (a *App) runExportP12(name string, o *exportOptions) error {
 	if err != nil {
 		return fmt.Errorf("encode PKCS#12: %w", err)
 	}
-	if err := secfile.WritePrivate(out, data, o.force); err != nil {
+	if err := secfile.Write(out, data, 0o600, o.force); err != nil {
 		return err
 	}
 	a.Infof("Wrote %s (certificate, chain and key of %s; 0600, encrypted with your password)",
 		out, name)
-	a.Infof("Next: import it in a browser, or: curl --cert-type P12 --cert %s:PASSWORD ...", out)
+	a.Infof("Next: import it in a browser (with %s as a trusted CA), or:", p.Root)
+	a.Infof("  curl --cert-type P12 --cert %s --cacert %s https://banco.local:8443/v1/balance",
+		quoteArg(out+":PASSWORD"), quoteArg(p.Root))
 	fmt.Fprintln(a.Out, out)
 	return nil
 }

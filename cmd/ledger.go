@@ -75,11 +75,11 @@ func (a *App) runLedgerVerify(c *cobra.Command, o *ledgerVerifyOptions) error {
 	if errors.Is(err, ledger.ErrNotLedger) {
 		return withHint(err, "check --db: it must name the database banco serve uses")
 	}
-	if errors.Is(err, ledger.ErrSchemaTooNew) {
-		return withHint(err, "run 'banco ledger verify' from the banco version that serves it")
+	if errors.Is(err, ledger.ErrSchemaTooOld) {
+		return withHint(err, "start banco serve on it once, then verify it")
 	}
 	if err != nil {
-		return err
+		return ledgerOpenError(err)
 	}
 	rep, err := store.Verify(c.Context())
 	if cerr := store.Close(); err == nil {
@@ -90,7 +90,9 @@ func (a *App) runLedgerVerify(c *cobra.Command, o *ledgerVerifyOptions) error {
 	}
 
 	if o.json {
-		err = printJSON(a.Out, rep)
+		err = printJSON(a.Out, verifyJSON{Ledger: dsnForPeople(dsn), Accounts: rep.Accounts,
+			Entries: rep.Entries, Total: rep.Total.String(), OK: len(rep.Problems) == 0,
+			Problems: rep.Problems})
 	} else {
 		err = printVerifyReport(a.Out, dsnForPeople(dsn), rep)
 	}
@@ -102,6 +104,17 @@ func (a *App) runLedgerVerify(c *cobra.Command, o *ledgerVerifyOptions) error {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// verifyJSON is the report of --json. Amounts are decimal strings, as in
+// every other JSON banco prints, not the ledger's cents.
+type verifyJSON struct {
+	Ledger   string           `json:"ledger"`
+	Accounts int              `json:"accounts"`
+	Entries  int64            `json:"entries"`
+	Total    string           `json:"total"`
+	OK       bool             `json:"ok"`
+	Problems []ledger.Problem `json:"problems"`
 }
 
 func printVerifyReport(w io.Writer, where string, rep ledger.Report) error {
@@ -124,6 +137,24 @@ func printVerifyReport(w io.Writer, where string, rep ledger.Report) error {
 		}
 	}
 	return nil
+}
+
+// ledgerOpenError adds to an error of ledger.Open the hint that fits it, for
+// every command that opens a ledger (ledger verify, serve).
+func ledgerOpenError(err error) error {
+	switch {
+	case errors.Is(err, ledger.ErrBadDSN):
+		return withHint(err, "--db takes a SQLite file path (such as /srv/banco/bank.db) or "+
+			"a URL such as postgres://USER@HOST:5432/DATABASE?search_path=SCHEMA")
+	case errors.Is(err, ledger.ErrUnreachable):
+		return withHint(err, "check that PostgreSQL runs and accepts connections there, "+
+			"and that the URL's user, password and database are right")
+	case errors.Is(err, ledger.ErrNotLedger):
+		return withHint(err, "check --db, or give banco a database of its own")
+	case errors.Is(err, ledger.ErrSchemaTooNew):
+		return withHint(err, "use the banco that wrote it, or a newer one")
+	}
+	return err
 }
 
 // dsnForPeople hides a password in a PostgreSQL URL.

@@ -3,6 +3,7 @@ package cmd
 // banco renew: a new certificate for the same key, over mTLS to banco ca serve.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,7 +28,8 @@ func newRenewCmd(a *App) *cobra.Command {
 through 'banco ca serve', authenticating with the current certificate over
 mTLS. The key stays the same; the new certificate has the same names and
 lifetime and replaces the old one in place. The CA's URL comes from
---ca-url or from the certificate's CRL distribution point.
+--ca-url, else, on the CA's own host, from where 'banco ca serve' listens,
+else from the certificate's CRL distribution point.
 
 An expired certificate cannot be renewed: enroll again with a new token.`,
 		Example: `  $ banco renew
@@ -48,10 +50,7 @@ func (a *App) runRenew(ctx context.Context, o *renewOptions) error {
 	if err != nil {
 		return err
 	}
-	caURL := o.caURL
-	if caURL == "" {
-		caURL = enroll.CAURL(id.Leaf())
-	}
+	caURL := cmp.Or(o.caURL, a.localCAURL(id.Root), enroll.CAURL(id.Leaf()))
 	if caURL == "" {
 		return withHint(fmt.Errorf("the CA's URL is not known for %s", p.Cert),
 			"pass --ca-url https://HOST:PORT of 'banco ca serve'")
@@ -70,7 +69,7 @@ func (a *App) runRenew(ctx context.Context, o *renewOptions) error {
 				who+" --token TOKEN --force'")
 	}
 	if err != nil {
-		return remoteError(err)
+		return onlineError(err, caURL, opRenew)
 	}
 	if err := next.Write(p, true); err != nil {
 		return err
@@ -79,6 +78,7 @@ func (a *App) runRenew(ctx context.Context, o *renewOptions) error {
 	a.Infof("Renewed %s", p.Cert)
 	a.Infof("  serial   %s (was %s)", leaf.SerialNumber, id.Leaf().SerialNumber)
 	a.Infof("  valid    %s to %s", day(leaf.NotBefore), day(leaf.NotAfter))
+	a.warnChainHealth(append(next.Chain[1:], next.Root))
 	fmt.Fprintln(a.Out, p.Cert)
 	return nil
 }

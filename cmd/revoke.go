@@ -24,6 +24,7 @@ type revokeOptions struct {
 	caURL        string
 	fingerprint  string
 	passwordFile string
+	tokenSet     bool // --token or --token-file was given, maybe empty
 }
 
 func newRevokeCmd(a *App) *cobra.Command {
@@ -36,8 +37,9 @@ within a minute or so). SERIAL is decimal, or hex as 0x... or aa:bb:...;
 NAME revokes every valid certificate of that customer or server name.
 
 On the CA host this works on the CA database directly; while 'banco ca
-serve' runs it goes through the running CA instead (SERIAL only). Elsewhere,
-pass --token from 'banco ca token SERIAL --revoke'.
+serve' runs it goes through the running CA instead (NAME is then looked up
+in the inventory the server keeps). Elsewhere, pass --token from 'banco ca
+token SERIAL --revoke' on the CA host.
 
 Reasons (RFC 5280): unspecified, key-compromise, affiliation-changed,
 superseded, cessation-of-operation.`,
@@ -45,6 +47,7 @@ superseded, cessation-of-operation.`,
   $ banco revoke 0x5f3a... --token "$TOKEN"`,
 		Args: exactArgs(1, "a SERIAL or NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
+			o.tokenSet = c.Flags().Changed("token") || c.Flags().Changed("token-file")
 			return a.runRevoke(c.Context(), args[0], o)
 		},
 	}
@@ -71,6 +74,10 @@ func (a *App) runRevoke(ctx context.Context, target string, o *revokeOptions) er
 	if err != nil {
 		return err
 	}
+	if tok == "" && o.tokenSet {
+		return withHint(errors.New("the revocation token is empty"),
+			"pass the token printed by 'banco ca token SERIAL --revoke' on the CA host")
+	}
 	if o.token = tok; o.token != "" {
 		if !isSerial {
 			return usageErrorf("with --token, give the SERIAL the token is for")
@@ -82,8 +89,8 @@ func (a *App) runRevoke(ctx context.Context, target string, o *revokeOptions) er
 		return err
 	}
 	auth, err := a.openCAWith(dir, pw)
-	if errors.Is(err, ca.ErrLocked) && isSerial {
-		return a.revokeThroughServe(ctx, dir, pw, serial, code, o.message)
+	if errors.Is(err, ca.ErrLocked) {
+		return a.revokeThroughServe(ctx, dir, pw, target, code, o)
 	}
 	if err != nil {
 		return err
@@ -92,7 +99,11 @@ func (a *App) runRevoke(ctx context.Context, target string, o *revokeOptions) er
 
 	serials := []string{serial}
 	if !isSerial {
-		if serials, err = a.validSerials(auth, target); err != nil {
+		recs, err := auth.Certificates()
+		if err != nil {
+			return err
+		}
+		if serials, err = a.validSerials(recs, target); err != nil {
 			return err
 		}
 	}
@@ -115,11 +126,7 @@ func (a *App) runRevoke(ctx context.Context, target string, o *revokeOptions) er
 }
 
 // validSerials finds the certificates of name that are still valid.
-func (a *App) validSerials(auth *ca.Authority, name string) ([]string, error) {
-	recs, err := auth.Certificates()
-	if err != nil {
-		return nil, err
-	}
+func (a *App) validSerials(recs []ca.Record, name string) ([]string, error) {
 	var out []string
 	for _, r := range recs {
 		if r.Revoked || !a.Now().Before(r.Cert.NotAfter) || !namesMatch(r.Cert, name) {
@@ -145,30 +152,61 @@ func namesMatch(c *x509.Certificate, name string) bool {
 }
 
 // revokeThroughServe revokes via the running banco ca serve, which holds the
-// database, with a revocation token minted here.
-func (a *App) revokeThroughServe(ctx context.Context, dir string, pw []byte, serial string,
-	code int, msg string) error {
-	caURL := ca.LoadURL(dir)
-	if caURL == "" {
+// database, with revocation tokens minted here. target is a serial, or a
+// name looked up in the inventory that the server keeps.
+func (a *App) revokeThroughServe(ctx context.Context, dir string, pw []byte, target string,
+	code int, o *revokeOptions) error {
+	audience, connect := ca.LoadURL(dir), ca.LocalURL(dir)
+	if o.caURL != "" {
+		connect = o.caURL
+	}
+	if audience == "" {
 		return withHint(errors.New("the CA database is in use and the online CA's URL is unknown"),
 			"stop 'banco ca serve' and run banco revoke again")
+	}
+	serials, err := a.serveSerials(dir, target)
+	if err != nil {
+		return err
 	}
 	m, err := newMinter(dir, pw)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	tok, err := m.RevokeToken(serial, caURL, 5*time.Minute)
-	if err != nil {
-		return caError(dir, err)
+	for _, serial := range serials {
+		tok, err := m.RevokeToken(serial, audience, 5*time.Minute)
+		if err != nil {
+			return caError(dir, err)
+		}
+		err = enroll.RevokeRemote(ctx, connect, ca.Fingerprint(m.Root()), tok, serial, code,
+			o.message)
+		if err != nil {
+			return onlineError(err, connect, opRevoke)
+		}
+		a.Infof("Revoked serial %s (%s) through the running CA at %s", serial, o.reason, connect)
+		fmt.Fprintln(a.Out, serial)
 	}
-	if err := enroll.RevokeRemote(ctx, caURL, ca.Fingerprint(m.Root()), tok, serial, code,
-		msg); err != nil {
-		return remoteError(err)
-	}
-	a.Infof("Revoked serial %s through the running CA at %s", serial, caURL)
-	fmt.Fprintln(a.Out, serial)
 	return nil
+}
+
+// serveSerials are the serials to revoke through banco ca serve: target
+// itself, checked against the server's inventory, or the valid
+// certificates of the name target.
+func (a *App) serveSerials(dir, target string) ([]string, error) {
+	if serial, ok := ca.ParseSerial(target); ok {
+		revoked, err := a.checkRevocable(dir, serial)
+		if revoked {
+			a.Infof("Serial %s was already revoked", serial)
+			return nil, err
+		}
+		return []string{serial}, err
+	}
+	recs, _, err := a.inventory(dir)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("find the certificates of %q: %w", target, err),
+			"give the SERIAL instead (banco inspect FILE shows it), or stop 'banco ca serve'")
+	}
+	return a.validSerials(recs, target)
 }
 
 func (a *App) revokeRemote(ctx context.Context, serial string, code int, o *revokeOptions) error {
@@ -177,7 +215,9 @@ func (a *App) revokeRemote(ctx context.Context, serial string, code int, o *revo
 		return withHint(err, "make one on the CA host: banco ca token SERIAL --revoke")
 	}
 	if tok.Subject != serial {
-		return fmt.Errorf("this token revokes serial %s, not %s", tok.Subject, serial)
+		return withHint(fmt.Errorf("this token revokes serial %s, not %s", tok.Subject, serial),
+			"give the serial the token was made for, or ask for a token for "+serial+
+				": banco ca token "+serial+" --revoke")
 	}
 	caURL, fp := o.caURL, o.fingerprint
 	if caURL == "" {
@@ -190,9 +230,26 @@ func (a *App) revokeRemote(ctx context.Context, serial string, code int, o *revo
 		return err
 	}
 	if err := enroll.RevokeRemote(ctx, caURL, fp, o.token, serial, code, o.message); err != nil {
-		return remoteError(err)
+		return onlineError(err, caURL, opRevoke)
 	}
 	a.Infof("Revoked serial %s through the CA at %s", serial, caURL)
 	fmt.Fprintln(a.Out, serial)
 	return nil
+}
+
+// checkRevocable refuses, before any token is made or sent, a serial that
+// the CA in dir never issued, as far as its inventory says, and reports
+// whether it is revoked already. With no inventory to read it lets the CA
+// decide.
+func (a *App) checkRevocable(dir, serial string) (revoked bool, err error) {
+	recs, _, err := a.inventory(dir)
+	if err != nil {
+		return false, nil
+	}
+	r, ok := findRecord(recs, serial)
+	if !ok {
+		return false, withHint(fmt.Errorf("revoke %s: %w", serial, ca.ErrUnknownSerial),
+			"list the certificates: banco certs")
+	}
+	return r.Revoked, nil
 }

@@ -54,9 +54,9 @@ type revocation struct {
 }
 
 // revocationSource picks where revocations come from: --crl-url; else the
-// CA database when the CA is in the same home (with its CRL while banco ca
-// serve holds the database); else the CRL named by --ca-url or the server
-// certificate.
+// CA database when the CA is in the same home (with its CRL, fetched where
+// banco ca serve listens, while it holds the database); else the CRL named
+// by --ca-url or the server certificate.
 func (a *App) revocationSource(o *serveOptions, cert *tls.Certificate, root *x509.Certificate,
 	caDir string) (*revocation, error) {
 	crlURL := o.crlURL
@@ -69,7 +69,9 @@ func (a *App) revocationSource(o *serveOptions, cert *tls.Certificate, root *x50
 		crlURL = ca.CRLURL(o.caURL)
 	}
 	if crlURL == "" && caDir != "" {
-		if u := ca.LoadURL(caDir); u != "" {
+		// Beside the CA, reach it where it listens: its public name may
+		// resolve only on the other machines.
+		if u := ca.LocalURL(caDir); u != "" {
 			crlURL = ca.CRLURL(u)
 		}
 	}
@@ -100,7 +102,7 @@ func (a *App) revocationSource(o *serveOptions, cert *tls.Certificate, root *x50
 		r.db = enroll.NewDBChecker(caDir, r.crl)
 		r.db.Refresh, r.db.Now = o.refresh, a.Now
 		r.db.NewCRL = func() *enroll.CRLChecker {
-			if u := ca.LoadURL(caDir); u != "" {
+			if u := ca.LocalURL(caDir); u != "" {
 				return newCRL(ca.CRLURL(u))
 			}
 			return nil
@@ -212,7 +214,8 @@ type renewal struct {
 }
 
 // serverRenewer sets up renewal through the online CA, when its URL is
-// known: --ca-url, the server certificate, or the CA folder beside it.
+// known: --ca-url, where the CA beside it listens, or the server
+// certificate.
 func (a *App) serverRenewer(o *serveOptions, cert *tls.Certificate, roots []*x509.Certificate,
 	caDir string, logger *slog.Logger) (*renewal, error) {
 	caURL := o.caURL
@@ -221,11 +224,11 @@ func (a *App) serverRenewer(o *serveOptions, cert *tls.Certificate, roots []*x50
 			return nil, usageErrorf("--ca-url %q: %v", caURL, err)
 		}
 	}
+	if caURL == "" && caDir != "" {
+		caURL = ca.LocalURL(caDir)
+	}
 	if caURL == "" {
 		caURL = enroll.CAURL(cert.Leaf)
-	}
-	if caURL == "" && caDir != "" {
-		caURL = ca.LoadURL(caDir)
 	}
 	if caURL == "" {
 		return &renewal{describe: "off: the online CA's URL is not known; turn it on with " +

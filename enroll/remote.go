@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/smallstep/certificates/api"
 	stepca "github.com/smallstep/certificates/ca"
@@ -90,16 +92,31 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("the CA refused the request (HTTP %d): %s", e.Status,
-		strings.TrimSuffix(e.Msg, "."))
+	msg := strings.TrimSpace(strings.TrimSuffix(e.Msg, stepLogsHint))
+	msg = strings.TrimSuffix(msg, ".")
+	if msg == "" {
+		msg = strings.ToLower(http.StatusText(e.Status))
+	} else if r := []rune(msg); len(r) > 1 && unicode.IsUpper(r[0]) && !unicode.IsUpper(r[1]) {
+		msg = string(unicode.ToLower(r[0])) + string(r[1:])
+	}
+	return fmt.Sprintf("the CA refused the request (HTTP %d): %s", e.Status, msg)
 }
+
+// stepLogsHint ends the engine's public messages; banco's hints say it
+// in their own words.
+const stepLogsHint = "Please see the certificate authority logs for more info."
+
+// ErrUnknownRoot is returned when the CA at the URL does not have the root
+// whose fingerprint is pinned: the URL leads to another CA, or the token
+// or --fingerprint comes from another CA.
+var ErrUnknownRoot = errors.New("the CA there does not have the pinned root")
 
 // caError turns the step client's errors into *RefusedError where the CA
 // answered, and names the CA otherwise.
 func caError(op, caURL string, err error) error {
 	var ee *errs.Error
 	if errors.As(err, &ee) {
-		return fmt.Errorf("%s: %w", op, &RefusedError{Status: ee.StatusCode(), Msg: ee.Msg})
+		return fmt.Errorf("%s: %w", op, &RefusedError{Status: ee.StatusCode(), Msg: ee.Message()})
 	}
 	return fmt.Errorf("%s at %s: %w", op, caURL, err)
 }
@@ -124,6 +141,13 @@ func NewClient(caURL, fp string) (*stepca.Client, error) {
 		return nil, fmt.Errorf("CA URL %q: want https://HOST[:PORT]", caURL)
 	}
 	c, err := stepca.NewClient(caURL, stepca.WithRootSHA256(fp), stepca.WithTimeout(30*time.Second))
+	// The client fetches the root first: 404 when the CA has no such root,
+	// 400 when what it sent does not match the fingerprint.
+	var ee *errs.Error
+	if errors.As(err, &ee) && (ee.StatusCode() == http.StatusNotFound ||
+		ee.StatusCode() == http.StatusBadRequest) {
+		return nil, fmt.Errorf("connect to the CA at %s: root %s: %w", caURL, fp, ErrUnknownRoot)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connect to the CA at %s: %w", caURL, err)
 	}

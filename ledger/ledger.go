@@ -149,9 +149,10 @@ type Options struct {
 	// Now is the clock that stamps entries; nil means time.Now.
 	Now func() time.Time
 
-	// MustExist refuses to create a new SQLite file or to set up a
-	// database that holds no ledger yet (ErrNotLedger), for tools such as
-	// "banco ledger verify" that must not invent an empty ledger.
+	// MustExist refuses to create a new SQLite file, to set up a database
+	// that holds no ledger yet (ErrNotLedger) or to migrate an older one
+	// (ErrSchemaTooOld), for tools such as "banco ledger verify" that must
+	// not invent an empty ledger or change the one they look at.
 	MustExist bool
 
 	// MaxBatch bounds how many requests one SQLite group commit holds;

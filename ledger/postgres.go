@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -35,6 +38,10 @@ type pgStore struct {
 // in PostgreSQL's default max_connections (100).
 const pgMaxConns = 20
 
+// pgConnectTimeout bounds the first connection, so that a server behind a
+// firewall that drops packets is reported instead of waited for.
+const pgConnectTimeout = 30 * time.Second
+
 // pgMaxAttempts bounds the retries of one request.
 const pgMaxAttempts = 50
 
@@ -44,6 +51,10 @@ const pgMigrationLock = 0x62616e636f
 
 func openPostgres(ctx context.Context, dsn string, opts Options) (*pgStore, error) {
 	where := Redact(dsn)
+	if _, err := pgconn.ParseConfig(dsn); err != nil {
+		return nil, kindErrorf(ErrBadDSN, "ledger URL %s is not a PostgreSQL URL banco can "+
+			"use: %s", where, parseReason(err))
+	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", where, err)
@@ -68,8 +79,18 @@ func Redact(dsn string) string {
 }
 
 func (s *pgStore) init(ctx context.Context, mustExist bool) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to ledger %s: %w", s.where, err)
+	pingCtx, cancel := context.WithTimeout(ctx, pgConnectTimeout)
+	defer cancel()
+	if err := s.db.PingContext(pingCtx); err != nil {
+		return &connectError{where: s.where, err: err}
+	}
+	var schema sql.NullString
+	if err := s.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("read schema of ledger %s: %w", s.where, err)
+	}
+	if !schema.Valid {
+		return kindErrorf(ErrNotLedger, "ledger %s: no schema named in its search_path "+
+			"exists; create it (CREATE SCHEMA name) or fix search_path in the URL", s.where)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`,
@@ -112,18 +133,64 @@ func (s *pgStore) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// retryable: serialization failure, deadlock, or a unique violation (the
-// other copy of a request committed first; the retry replays it).
+// retryable: serialization failure, deadlock, a unique violation (the
+// other copy of a request committed first; the retry replays it), or a
+// server that has no connection to spare right now (too many servers or
+// tools at once), which must not reach a client as an error either.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return false
 	}
 	switch pe.Code {
-	case "40001", "40P01", "23505":
+	case "40001", "40P01", "23505", "53300":
 		return true
 	}
 	return false
+}
+
+// connectError is a failed first connection to PostgreSQL, told in one
+// line: pgx's own text repeats each attempt (with and without TLS) and
+// spreads them over several lines.
+type connectError struct {
+	where string
+	err   error
+}
+
+func (e *connectError) Error() string {
+	return fmt.Sprintf("connect to ledger %s: %s", e.where, connectReason(e.err))
+}
+
+func (e *connectError) Unwrap() []error { return []error{ErrUnreachable, e.err} }
+
+func connectReason(err error) string {
+	var (
+		pe  *pgconn.PgError
+		dns *net.DNSError
+		op  *net.OpError
+	)
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Sprintf("the server says: %s (SQLSTATE %s)", pe.Message, pe.Code)
+	case errors.As(err, &dns):
+		return fmt.Sprintf("cannot find the host %s: %v", dns.Name, dns.Err)
+	case errors.As(err, &op) && op.Addr != nil:
+		return fmt.Sprintf("%s %s: %v", op.Op, op.Addr, op.Err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no answer within %v", pgConnectTimeout)
+	}
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// parseReason is pgx's reason for refusing a URL, without the URL, which
+// the caller names redacted.
+func parseReason(err error) string {
+	msg := err.Error()
+	if _, after, ok := strings.Cut(msg, "`: "); ok {
+		return after
+	}
+	return msg
 }
 
 // Apply implements Store.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -147,29 +148,79 @@ func migrationSQL(text string) string {
 	).Replace(text)
 }
 
-// ErrNotLedger is returned by Open with Options.MustExist for a database
-// that holds no banco ledger.
+// ErrNotLedger is returned by Open for a location that holds something other
+// than a banco ledger (a folder, a file that is not SQLite, another program's
+// tables, a missing PostgreSQL schema), and with Options.MustExist for an
+// empty database too.
 var ErrNotLedger = errors.New("not a banco ledger")
+
+// ErrSchemaTooOld is returned by Open with Options.MustExist for a ledger
+// that "banco serve" would first migrate: a tool that only reads must not.
+var ErrSchemaTooOld = errors.New("the ledger's schema must be migrated by banco serve first")
+
+// checkForeign refuses a database that is not a banco ledger, before banco
+// writes anything to it: one that holds tables but not banco_schema (another
+// program's, whose tables banco must not add to, or even whose names it
+// could collide with), and with mustExist one without banco_schema at all.
+// On PostgreSQL only the current schema, the first of search_path, counts.
+func checkForeign(ctx context.Context, q querier, pg bool, where string, mustExist bool) error {
+	tables := `SELECT name FROM sqlite_master
+		WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
+	if pg {
+		tables = `SELECT table_name FROM information_schema.tables
+			WHERE table_schema = current_schema()`
+	}
+	rows, err := q.QueryContext(ctx, tables)
+	if err != nil {
+		return fmt.Errorf("read schema of ledger %s: %w", where, err)
+	}
+	defer rows.Close()
+	var others []string
+	ours := false
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return fmt.Errorf("read schema of ledger %s: %w", where, err)
+		}
+		if name == "banco_schema" {
+			ours = true
+		} else {
+			others = append(others, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema of ledger %s: %w", where, err)
+	}
+	switch {
+	case ours:
+		return nil
+	case len(others) > 0:
+		slices.Sort(others)
+		own := "an empty SQLite file of its own"
+		if pg {
+			own = "an empty database or schema of its own (search_path in the URL)"
+		}
+		names := strings.Join(others[:min(len(others), 3)], ", ")
+		if len(others) > 3 {
+			names += ", ..."
+		}
+		return kindErrorf(ErrNotLedger, "%s holds other tables (%s) but no banco ledger; banco "+
+			"will not add its tables to another program's database: give it %s", where,
+			names, own)
+	case mustExist:
+		return kindErrorf(ErrNotLedger, "%s holds no banco ledger (it has no banco tables)",
+			where)
+	}
+	return nil
+}
 
 // migrate brings the schema up to SchemaVersion inside the transaction q
 // (which the caller holds exclusively), or refuses a newer one. where names
 // the database in messages. With mustExist, a database without banco's
-// tables is refused rather than set up.
+// tables, or with an older schema, is refused rather than changed.
 func migrate(ctx context.Context, q querier, pg bool, where string, mustExist bool) error {
-	if mustExist {
-		exists := `SELECT COUNT(*) FROM sqlite_master
-			WHERE type = 'table' AND name = 'banco_schema'`
-		if pg {
-			exists = `SELECT COUNT(*) FROM pg_catalog.pg_tables
-				WHERE schemaname = current_schema() AND tablename = 'banco_schema'`
-		}
-		var n int
-		if err := q.QueryRowContext(ctx, exists).Scan(&n); err != nil {
-			return fmt.Errorf("read schema of ledger %s: %w", where, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("%s has no banco tables: %w", where, ErrNotLedger)
-		}
+	if err := checkForeign(ctx, q, pg, where, mustExist); err != nil {
+		return err
 	}
 	_, err := q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS banco_schema (
 		version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`)
@@ -182,9 +233,13 @@ func migrate(ctx context.Context, q querier, pg bool, where string, mustExist bo
 		return fmt.Errorf("read schema version of ledger %s: %w", where, err)
 	}
 	if have > SchemaVersion {
-		return fmt.Errorf("ledger %s has schema version %d, but this banco knows versions up "+
-			"to %d; use the newer banco that wrote it: %w", where, have, SchemaVersion,
-			ErrSchemaTooNew)
+		return kindErrorf(ErrSchemaTooNew, "ledger %s was written by a newer banco: its "+
+			"schema is version %d, and this banco knows versions up to %d", where, have,
+			SchemaVersion)
+	}
+	if have < SchemaVersion && have > 0 && mustExist {
+		return kindErrorf(ErrSchemaTooOld, "ledger %s has schema version %d, older than this "+
+			"banco's %d; banco serve migrates it when it starts", where, have, SchemaVersion)
 	}
 	for v := have + 1; v <= SchemaVersion; v++ {
 		text := migrations[v].sqlite

@@ -95,64 +95,77 @@ func TestTwoServersOneDatabase(t *testing.T) {
 }
 
 // TestFailedRequestAloneFails makes the database itself fail one request
-// (a trigger refuses its journal entry) among many committed together: that
-// one gets an error that is not a refusal, nothing of it is kept, and the
-// others are applied.
+// among many committed together, with a trigger that refuses its journal
+// entry or its idempotency record: that one gets an error that is not a
+// refusal, and nothing of it is kept (no money moved without its key, no key
+// without its money: they are written in one transaction); the others are
+// applied.
 func TestFailedRequestAloneFails(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		s, dsn := newStore(t, b)
-		db := b.raw(t, dsn)
-		trigger := []string{`CREATE TRIGGER boom BEFORE INSERT ON entries
-			WHEN NEW.idem_key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`}
-		if b.name == "postgres" {
-			trigger = []string{`CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
-				BEGIN IF NEW.idem_key = 'boom' THEN RAISE EXCEPTION 'boom'; END IF;
-				RETURN NEW; END $$`,
-				`CREATE TRIGGER boom BEFORE INSERT ON entries
-				FOR EACH ROW EXECUTE FUNCTION boom()`}
+	for _, table := range []string{"entries", "requests"} {
+		t.Run(table, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, b backend) { failOneRequest(t, b, table) })
+		})
+	}
+}
+
+func failOneRequest(t *testing.T, b backend, table string) {
+	s, dsn := newStore(t, b)
+	db := b.raw(t, dsn)
+	trigger := []string{`CREATE TRIGGER boom BEFORE INSERT ON ` + table + `
+		WHEN NEW.idem_key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`}
+	if b.name == "postgres" {
+		trigger = []string{`CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN IF NEW.idem_key = 'boom' THEN RAISE EXCEPTION 'boom'; END IF;
+			RETURN NEW; END $$`,
+			`CREATE TRIGGER boom BEFORE INSERT ON ` + table + `
+			FOR EACH ROW EXECUTE FUNCTION boom()`}
+	}
+	for _, stmt := range trigger {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
 		}
-		for _, stmt := range trigger {
-			if _, err := db.Exec(stmt); err != nil {
-				t.Fatal(err)
+	}
+	const n = 30
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			key := fmt.Sprint("k", i)
+			if i == n/2 {
+				key = "boom"
 			}
+			_, errs[i] = s.Apply(bg, dep(fmt.Sprint("c", i%3), 100, key))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case i == n/2 && (err == nil || IsRefusal(err)):
+			t.Errorf("the failing request answered %v", err)
+		case i != n/2 && err != nil:
+			t.Errorf("request %d: %v", i, err)
 		}
-		const n = 30
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				key := fmt.Sprint("k", i)
-				if i == n/2 {
-					key = "boom"
-				}
-				_, errs[i] = s.Apply(bg, dep(fmt.Sprint("c", i%3), 100, key))
-			})
-		}
-		wg.Wait()
-		for i, err := range errs {
-			switch {
-			case i == n/2 && (err == nil || IsRefusal(err)):
-				t.Errorf("the failing request answered %v", err)
-			case i != n/2 && err != nil:
-				t.Errorf("request %d: %v", i, err)
-			}
-		}
-		if _, found, err := s.Lookup(bg, fmt.Sprint("c", (n/2)%3), "boom"); found || err != nil {
-			t.Errorf("the failed request left a trace: %v, %v", found, err)
-		}
-		var sum Amount
-		for i := range 3 {
-			sum += balance(t, s, fmt.Sprint("c", i))
-		}
-		if sum != (n-1)*100 {
-			t.Errorf("customers hold %s, want %s", sum, Amount((n-1)*100))
-		}
-		rep, err := s.Verify(bg)
-		if err != nil || len(rep.Problems) > 0 {
-			t.Fatalf("Verify: %+v, %v", rep, err)
-		}
-		if ss, ok := s.(*sqliteStore); ok && ss.redone.Load() == 0 {
-			t.Error("the failing request did not send its batch down the careful path")
-		}
-	})
+	}
+	if _, found, err := s.Lookup(bg, fmt.Sprint("c", (n/2)%3), "boom"); found || err != nil {
+		t.Errorf("the failed request left a trace: %v, %v", found, err)
+	}
+	var sum Amount
+	for i := range 3 {
+		sum += balance(t, s, fmt.Sprint("c", i))
+	}
+	if sum != (n-1)*100 {
+		t.Errorf("customers hold %s, want %s", sum, Amount((n-1)*100))
+	}
+	var left int
+	err := db.QueryRow(`SELECT COUNT(*) FROM entries WHERE idem_key = 'boom'`).Scan(&left)
+	if err != nil || left != 0 {
+		t.Errorf("the failed request left %d journal entries (%v)", left, err)
+	}
+	rep, err := s.Verify(bg)
+	if err != nil || len(rep.Problems) > 0 || rep.Entries != n-1 {
+		t.Fatalf("Verify: %+v, %v; want %d entries and no problem", rep, err, n-1)
+	}
+	if ss, ok := s.(*sqliteStore); ok && ss.redone.Load() == 0 {
+		t.Error("the failing request did not send its batch down the careful path")
+	}
 }

@@ -74,6 +74,9 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 	if err := prepareSQLiteFile(path, opts.MustExist); err != nil {
 		return nil, err
 	}
+	if err := probeSQLite(ctx, path, opts.MustExist); err != nil {
+		return nil, err
+	}
 	pragmas := "?_pragma=busy_timeout(" + sqliteBusyTimeout + ")&_pragma=synchronous(FULL)"
 	// The writer gets a bigger page cache (16 MiB) and checkpoints the WAL
 	// every 8192 pages rather than 1000: fewer, larger checkpoints write
@@ -115,14 +118,19 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 // that SQLite never creates it with the umask's permissions.
 func prepareSQLiteFile(path string, mustExist bool) error {
 	if path == "" {
-		return fmt.Errorf("ledger path is empty: %w", ErrBadRequest)
+		return kindErrorf(ErrBadDSN, "the ledger's location is empty; give a SQLite file path "+
+			"or a postgres:// URL")
 	}
 	if strings.ContainsAny(path, "?#") {
-		return fmt.Errorf("ledger path %q has a ? or #, which SQLite reads as options; "+
-			"choose another path", path)
+		return kindErrorf(ErrBadDSN, "ledger path %q has a ? or #, which SQLite reads as "+
+			"options; choose another path", path)
 	}
-	_, err := os.Stat(path)
+	fi, err := os.Stat(path)
 	if err == nil {
+		if fi.IsDir() {
+			return kindErrorf(ErrNotLedger, "ledger %s is a folder, not a SQLite file; name a "+
+				"file in it, such as %s", path, filepath.Join(path, "bank.db"))
+		}
 		return nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -142,6 +150,30 @@ func prepareSQLiteFile(path string, mustExist bool) error {
 		return f.Close()
 	}
 	return nil
+}
+
+// probeSQLite looks at an existing file before the writer opens it: the
+// writer switches the file to WAL mode, a change that must not happen to a
+// file that is not banco's (checkForeign says which are not).
+func probeSQLite(ctx context.Context, path string, mustExist bool) error {
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout("+sqliteBusyTimeout+")"+
+		"&_pragma=query_only(1)")
+	if err != nil {
+		return fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	defer db.Close()
+	err = checkForeign(ctx, db, false, path, mustExist)
+	if isNotADB(err) {
+		return kindErrorf(ErrNotLedger, "%s is not a SQLite database, so not a banco ledger; "+
+			"check the path, or move the file away to start a new ledger there", path)
+	}
+	return err
+}
+
+// isNotADB reports SQLITE_NOTADB: the file is not a SQLite database.
+func isNotADB(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 26
 }
 
 func (s *sqliteStore) init(ctx context.Context, pragmas string) error {

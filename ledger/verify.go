@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/banco/banco/internal/identity"
 )
@@ -67,7 +69,9 @@ func (c *core) verify(ctx context.Context, q querier) (Report, error) {
 	var total int64
 	var overflow bool
 	cashes := 0
-	for _, a := range accts {
+	// In id order, so that a report lists its problems the same way each time.
+	for _, id := range slices.Sorted(maps.Keys(accts)) {
+		a := accts[id]
 		var ok bool
 		if total, ok = addInt64(total, int64(a.stored)); !ok {
 			overflow = true

@@ -35,7 +35,7 @@ func TestBankWorkload(t *testing.T) {
 			w := &workload{
 				seed: seed, customers: customers, clients: *flagClients, maxOps: 40,
 				strict: true, rec: &recorder{},
-				connect: func(name string) []*bankcli.Client {
+				connect: func(name string, _ int) []*bankcli.Client {
 					return []*bankcli.Client{newClient(t, pki, addr, name)}
 				},
 			}
@@ -115,7 +115,7 @@ func openAccounts(t *testing.T, w *workload) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, c := range w.customers {
-		cls := w.connect(c)
+		cls := w.connect(c, -1)
 		_, err := cls[len(cls)-1].Balance(ctx)
 		for i := 0; err != nil && i < 100 && pause(ctx, 0); i++ {
 			_, err = cls[len(cls)-1].Balance(ctx) // a server may still be starting

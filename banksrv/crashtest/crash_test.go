@@ -72,11 +72,11 @@ func runCrash(t *testing.T, db string, n, rounds int) {
 	}
 	w := &workload{
 		seed: seed, customers: customers, clients: *flagClients,
-		maxOps: 40 + 60*rounds, strict: rounds == 0, rec: &recorder{},
-		connect: func(name string) []*bankcli.Client {
+		maxOps: 40 + 60*rounds, strict: rounds == 0, rec: &recorder{}, ownRetries: rounds > 0,
+		connect: func(name string, retries int) []*bankcli.Client {
 			var cls []*bankcli.Client
 			for _, s := range servers {
-				cls = append(cls, h.client(t, name, s.addr))
+				cls = append(cls, h.client(t, name, s.addr, retries))
 			}
 			return cls
 		},

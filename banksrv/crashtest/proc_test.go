@@ -111,8 +111,9 @@ func (h *home) run(t *testing.T, args ...string) string {
 }
 
 // client returns the real bank client of customer with the files enrolled
-// for them, reaching the server at addr, without retries of its own.
-func (h *home) client(t *testing.T, customer, addr string) *bankcli.Client {
+// for them, reaching the server at addr, with retries of its own as
+// bankcli.Config.Retries (<0: none) and a short backoff.
+func (h *home) client(t *testing.T, customer, addr string, retries int) *bankcli.Client {
 	t.Helper()
 	dir := filepath.Join(h.dir, "clients", customer)
 	cl, err := bankcli.New(bankcli.Config{
@@ -121,7 +122,8 @@ func (h *home) client(t *testing.T, customer, addr string) *bankcli.Client {
 		CertFile:  filepath.Join(dir, "client.crt"),
 		KeyFile:   filepath.Join(dir, "client.key"),
 		CAFile:    filepath.Join(dir, "root_ca.crt"),
-		Retries:   -1,
+		Retries:   retries,
+		Backoff:   20 * time.Millisecond,
 		Timeout:   20 * time.Second,
 	})
 	if err != nil {

@@ -30,8 +30,13 @@ type workload struct {
 	strict bool
 
 	// connect returns new clients of customer, one per server; attempts
-	// of one request go round them.
-	connect func(customer string) []*bankcli.Client
+	// of one request go round them. retries is bankcli's Config.Retries.
+	connect func(customer string, retries int) []*bankcli.Client
+
+	// ownRetries gives every other client goroutine a bankcli that retries
+	// on its own (with the key it was given) under the workload's retries,
+	// so that the client's own retry loop meets the faults too.
+	ownRetries bool
 
 	rec *recorder
 
@@ -57,10 +62,14 @@ func (w *workload) run(stop, retry context.Context) {
 // since connect may fail the test.
 func (w *workload) dial() {
 	for _, c := range append([]string{lateCustomer}, w.customers...) {
-		w.auditors = append(w.auditors, w.connect(c))
+		w.auditors = append(w.auditors, w.connect(c, -1))
 	}
 	for i := range w.clients {
-		w.conns = append(w.conns, w.connect(w.customers[i%len(w.customers)]))
+		retries := -1
+		if w.ownRetries && i%2 == 1 {
+			retries = 2
+		}
+		w.conns = append(w.conns, w.connect(w.customers[i%len(w.customers)], retries))
 	}
 }
 
