@@ -288,12 +288,12 @@ func (c *core) steps(ctx context.Context, q querier, first, second func() (bool,
 }
 
 // refusalFor names why a debit or credit of account id was refused. A
-// customer's debit lacks funds; a credit would pass MaxBalance. For the
-// cash account it is the other way round: a cash debit would pass the
-// bank's total, and a cash credit (a withdrawal) can only fail when the
-// customers together hold less than the amount.
+// customer's debit lacks funds; a credit would pass MaxBalance. A cash
+// account (a till) refuses only at its own bound, maxCash either way: a
+// deposit would pass the bank's total, and a withdrawal would pass what one
+// till may hold above zero.
 func (c *core) refusalFor(isDebit bool, id int64) string {
-	if isDebit == !c.isCash(id) {
+	if isDebit && !c.isCash(id) {
 		return refusedFunds
 	}
 	return refusedLimit
@@ -308,7 +308,7 @@ func (c *core) lower(id int64) int64 {
 
 func (c *core) upper(id int64) int64 {
 	if c.isCash(id) {
-		return 0
+		return int64(maxCash)
 	}
 	return int64(MaxBalance)
 }

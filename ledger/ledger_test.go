@@ -340,6 +340,39 @@ func TestTransfer(t *testing.T) {
 	})
 }
 
+// TestWithdrawWhatWasTransferred: money that reached a customer by transfer
+// can be withdrawn, whoever deposited it. On PostgreSQL deposits and
+// withdrawals post against one of several tills, chosen by customer, so the
+// recipients here are spread over tills other than the depositor's.
+func TestWithdrawWhatWasTransferred(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s, _ := newStore(t, b)
+		const n = 24
+		apply(t, s, dep("payer", n*100, "d"))
+		for i := range n {
+			who := fmt.Sprintf("payee%02d", i)
+			if _, err := s.History(bg, who, HistoryQuery{}); err != nil { // opens it
+				t.Fatal(err)
+			}
+			apply(t, s, xfer("payer", who, 100, "t"+who))
+			res, err := s.Apply(bg, wd(who, 100, "w"+who))
+			if err != nil || res.Balance != 0 {
+				t.Fatalf("%s withdraws the 1.00 it received: %+v, %v", who, res, err)
+			}
+		}
+		if got := balance(t, s, "payer"); got != 0 {
+			t.Fatalf("payer has %s, want 0.00", got)
+		}
+		// The payer's till is now above zero and every payee's below it;
+		// the bank still holds nothing, and a deposit and withdrawal work.
+		apply(t, s, dep("payer", 500, "d2"))
+		apply(t, s, wd("payer", 500, "w2"))
+		if rep := mustVerify(t, s); rep.Entries != 2*n+3 || rep.Total != 0 {
+			t.Fatalf("Verify: %+v", rep)
+		}
+	})
+}
+
 func TestHistoryPaging(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s, _ := newStore(t, b)

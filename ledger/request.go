@@ -12,12 +12,15 @@ import (
 // MaxKeyLen is the longest idempotency key, in bytes.
 const MaxKeyLen = 128
 
-// maxCash bounds how far each of the bank's cash accounts (tills) may go
-// below zero. Together they hold minus the sum of all customer balances, so
-// this caps the bank's total; with at most maxTills tills every sum (and
-// Verify's totals) stays inside int64.
+// maxCash bounds each of the bank's cash accounts (tills) both ways. The
+// tills together hold minus the sum of all customer balances, so they are
+// never above zero together, but one till alone may be: a customer may
+// withdraw, through their own till, money that reached them by transfer from
+// a customer of another till. With at most maxTills tills, maxTills*maxCash
+// caps the bank's total and keeps every sum (and Verify's totals) inside
+// int64.
 const (
-	maxCash  = 5000 * MaxBalance
+	maxCash  = 500 * MaxBalance
 	maxTills = 16
 )
 

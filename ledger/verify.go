@@ -83,8 +83,9 @@ func (c *core) verify(ctx context.Context, q querier) (Report, error) {
 		switch {
 		case a.kind == "cash":
 			cashes++
-			if a.stored < -maxCash || a.stored > 0 {
-				problem(a.label(), "cash balance %s is outside [-%s, 0]", a.stored, maxCash)
+			if a.stored < -maxCash || a.stored > maxCash {
+				problem(a.label(), "cash balance %s is outside [-%s, %s]", a.stored, maxCash,
+					maxCash)
 			}
 		case a.stored < 0:
 			problem(a.label(), "customer balance %s is negative", a.stored)

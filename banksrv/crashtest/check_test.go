@@ -24,6 +24,8 @@ import (
 //     was not a replay.
 //   - Replaying each customer's entries from zero never goes negative, and
 //     the balance after each applied entry is the one its answer reported.
+//   - A request refused for want of funds met a balance below its amount
+//     (after a prefix of the customer's entries it may have seen, as reads).
 //   - Reads: a customer's account changes only under its row lock (SQLite:
 //     the single writer), so entry ids order its changes, and a read sees
 //     the balance after some prefix of its entries. The prefix must hold
@@ -108,6 +110,7 @@ func checkLedger(t testing.TB, store ledger.Store, customers []string, rec *reco
 	c.matchEntries(entries)
 	c.checkRefusals(ctx, store)
 	c.replay()
+	c.checkFundsRefusals()
 	c.checkReads(rec.reads)
 	c.checkConservation(ctx, store)
 	t.Logf("checked: %s; %d journal entries, %d accounts", rec.counts(), len(entries),
@@ -267,6 +270,29 @@ func (c *checker) replay() {
 				c.errorf("%s was answered with balance %s, but the journal has %s after "+
 					"entry %d", describe(ki.ops[0]), ki.move.Balance, bal, s.entry.ID)
 			}
+		}
+	}
+}
+
+// checkFundsRefusals: a request refused for want of funds must have met a
+// balance below its amount, after some prefix of its customer's entries
+// that it may have seen (as for reads, see window).
+func (c *checker) checkFundsRefusals() {
+	for _, ki := range c.keys {
+		op := ki.ops[0]
+		if ki.outcome != refused || op.Code != api.CodeInsufficientFunds {
+			continue
+		}
+		steps := c.lines[op.Customer]
+		lo, hi := c.window(op.Customer, ki.sent, ki.acked)
+		short := false
+		for k := lo; k <= hi && !short; k++ {
+			short = balanceAt(steps, k) < op.Amount
+		}
+		if !short {
+			c.errorf("%s was refused for want of funds, but the account held at least that "+
+				"between its entries %d and %d (balances %s)", describe(op), lo, hi,
+				balancesText(steps, lo, hi))
 		}
 	}
 }

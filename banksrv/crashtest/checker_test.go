@@ -71,6 +71,9 @@ func TestCheckerCatches(t *testing.T) {
 		{"fail/refused but moved", func(_ *testing.T, _ ledger.Store, r *recorder) {
 			r.ops[1].Outcome, r.ops[1].Code = refused, api.CodeInsufficientFunds
 		}, "but moved money"},
+		{"fail/refused with the funds there", func(_ *testing.T, _ ledger.Store, r *recorder) {
+			r.ops[2].Amount = 600
+		}, "refused for want of funds"},
 		{"fail/wrong balance answered", func(_ *testing.T, _ ledger.Store, r *recorder) {
 			r.ops[1].Move.Balance = "7.00"
 		}, "answered with balance"},
