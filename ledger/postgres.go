@@ -42,8 +42,10 @@ const pgMaxConns = 20
 // firewall that drops packets is reported instead of waited for.
 const pgConnectTimeout = 30 * time.Second
 
-// pgMaxAttempts bounds the retries of one request.
-const pgMaxAttempts = 50
+// pgMaxAttempts bounds the retries of one request: with sleep's back-off,
+// about 9 s, long enough to ride out a burst of servers and tools that
+// takes every connection PostgreSQL has.
+const pgMaxAttempts = 200
 
 // pgMigrationLock is the advisory lock that keeps two servers starting at
 // once from migrating together ("banco" in ASCII).
@@ -107,8 +109,15 @@ func (s *pgStore) init(ctx context.Context, mustExist bool) error {
 
 // inTx runs fn in a transaction, retrying it when PostgreSQL asks to.
 func (s *pgStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return retry(ctx, func() error { return s.tryTx(ctx, fn) })
+}
+
+// retry runs fn again while it fails in a way PostgreSQL means as "not now"
+// (see retryable), so that a busy database slows a client down rather than
+// failing its request.
+func retry(ctx context.Context, fn func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.tryTx(ctx, fn)
+		err := fn()
 		if err == nil || !retryable(err) || attempt >= pgMaxAttempts {
 			return err
 		}
@@ -226,26 +235,39 @@ func (s *pgStore) open(ctx context.Context, customer string) (int64, error) {
 }
 
 // Balance implements Store.
-func (s *pgStore) Balance(ctx context.Context, customer string) (Amount, error) {
-	if _, err := s.open(ctx, customer); err != nil {
-		return 0, err
-	}
-	bal, _, err := s.balance(ctx, customer)
+func (s *pgStore) Balance(ctx context.Context, customer string) (bal Amount, err error) {
+	err = retry(ctx, func() error {
+		if _, err := s.open(ctx, customer); err != nil {
+			return err
+		}
+		bal, _, err = s.balance(ctx, customer)
+		return err
+	})
 	return bal, err
 }
 
 // History implements Store.
-func (s *pgStore) History(ctx context.Context, customer string, q HistoryQuery) (Page, error) {
-	id, err := s.open(ctx, customer)
-	if err != nil {
-		return Page{}, err
-	}
-	return s.history(ctx, id, q)
+func (s *pgStore) History(ctx context.Context, customer string, q HistoryQuery) (p Page,
+	err error) {
+	err = retry(ctx, func() error {
+		id, err := s.open(ctx, customer)
+		if err != nil {
+			return err
+		}
+		p, err = s.history(ctx, id, q)
+		return err
+	})
+	return p, err
 }
 
 // Lookup implements Store.
-func (s *pgStore) Lookup(ctx context.Context, customer, key string) (Result, bool, error) {
-	return s.lookup(ctx, customer, key)
+func (s *pgStore) Lookup(ctx context.Context, customer, key string) (res Result, found bool,
+	err error) {
+	err = retry(ctx, func() error {
+		res, found, err = s.lookup(ctx, customer, key)
+		return err
+	})
+	return res, found, err
 }
 
 // Entries implements Store.
