@@ -18,6 +18,7 @@ import (
 
 	"github.com/banco/banco/banksrv"
 	"github.com/banco/banco/enroll"
+	"github.com/banco/banco/internal/memlimit"
 	"github.com/banco/banco/internal/secfile"
 	"github.com/banco/banco/ledger"
 )
@@ -67,7 +68,11 @@ Renewal: when the online CA's URL is known (--ca-url, the server
 certificate, or the CA folder beside it), the server renews its own
 certificate at two thirds of its life, writes the new one over the old
 files and uses it for new connections, without a restart; connections
-already open carry on.`,
+already open carry on.
+
+Memory: while little is live, the server keeps its Go memory near 64 MiB
+with a soft limit that rises with the live heap, so that many idle
+connections cost less; GOMEMLIMIT, if set, is used instead.`,
 		Example: `  $ banco serve
   $ banco serve --addr 0.0.0.0:8443 --log-format json
   $ banco serve --db postgres://postgres@127.0.0.1:5432/bank`,
@@ -163,6 +168,7 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
+	go memlimit.Run(bg)
 	if rev.updater != nil {
 		go banksrv.KeepFresh(bg, rev.updater, o.refresh/2, logger)
 	}
