@@ -103,10 +103,17 @@ func (h *logHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	holder := &reasonHolder{}
 	ctx := context.WithValue(mergeContext(r.Context(), h.base), reasonKey{}, holder)
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	// The snapshot is written before the status goes out (the engine has
+	// stored the change by then), so that a client holding its answer finds
+	// the change in banco certs on the CA host.
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK, before: func(status int) {
+		if changes(r, status) {
+			h.changed()
+		}
+	}}
 	h.next.ServeHTTP(sw, r.WithContext(ctx))
-	if changes(r, sw.status) {
-		h.changed()
+	if !sw.wrote {
+		sw.before(sw.status)
 	}
 
 	attrs := []any{
@@ -151,17 +158,21 @@ type statusWriter struct {
 	status int
 	bytes  int
 	wrote  bool
+	before func(status int) // once, before the status is sent
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
+		w.before(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wrote = true
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
 	return n, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -62,7 +63,7 @@ func serveCA(t *testing.T) *onlineCA {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln, slog.New(slog.NewTextHandler(logs, nil))) }()
+	go func() { done <- a.Serve(ctx, ln, slog.New(slog.NewJSONHandler(logs, nil))) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -71,6 +72,42 @@ func serveCA(t *testing.T) *onlineCA {
 		a.Close()
 	})
 	return &onlineCA{a: a, url: caURL, log: logs}
+}
+
+// mark is where the CA's log ends now; refusal reads the requests logged
+// after it.
+func (o *onlineCA) mark() int { return len(o.log.String()) }
+
+// refusal waits for the one refused request that the CA logs after mark
+// (it logs a request once the client has its answer) and returns that log
+// record.
+func (o *onlineCA) refusal(t *testing.T, mark int) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var refused []map[string]any
+		for _, line := range strings.Split(o.log.String()[mark:], "\n") {
+			var rec map[string]any
+			if line == "" {
+				continue
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("CA log line %q: %v", line, err)
+			}
+			if status, _ := rec["status"].(float64); rec["msg"] == "request" && status >= 400 {
+				refused = append(refused, rec)
+			}
+		}
+		switch {
+		case len(refused) == 1:
+			return refused[0]
+		case len(refused) > 1:
+			t.Fatalf("%d refusals logged for one request:\n%s", len(refused),
+				o.log.String()[mark:])
+		case time.Now().After(deadline):
+			t.Fatalf("no refusal logged:\n%s", o.log.String()[mark:])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (o *onlineCA) client(t *testing.T) *stepca.Client {
@@ -116,6 +153,16 @@ func TestServeEnrollsWithToken(t *testing.T) {
 	}
 	if got, err := o.a.Certificate(leaf.SerialNumber.String()); err != nil || !got.Equal(leaf) {
 		t.Errorf("not recorded in the CA database: %v", err)
+	}
+
+	// The inventory copy for banco certs has it by the time the client has
+	// its answer.
+	recs, _, err := ReadSnapshot(o.a.info.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || !recs[0].Cert.Equal(leaf) || recs[0].Kind != KindClient {
+		t.Errorf("snapshot after one enrollment: %+v", recs)
 	}
 
 	// The CA's own certificate names it, and it publishes a CRL.
@@ -168,12 +215,15 @@ func TestServeRefusesBadTokens(t *testing.T) {
 	if _, err := o.sign(t, reused, aliceCSR); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	serverTok, err := o.a.Token(TokenRequest{Kind: KindServer, Subject: "banco.local",
-		SANs: []string{"banco.local"}, URL: o.url})
+	// As 'banco ca token carol --server' makes it, used as by 'banco enroll
+	// client carol': the name is right, the kind is not.
+	serverTok, err := o.a.Token(TokenRequest{Kind: KindServer, Subject: "carol",
+		SANs: []string{"carol", "localhost", "127.0.0.1", "::1"}, URL: o.url})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bobCSR, bobURI := clientCSR(t, "bob")
+	carolCSR, _ := clientCSR(t, "carol")
 
 	for _, tc := range []struct {
 		name   string
@@ -181,16 +231,20 @@ func TestServeRefusesBadTokens(t *testing.T) {
 		csr    *x509.CertificateRequest
 		reason string // in the CA's log
 	}{
-		{"reused", reused, aliceCSR, "token already used"},
+		{"reused", reused, aliceCSR, "authorizeSign: token already used"},
 		{"expired", handMade(key, key.KeyID, "alice", aliceURI, now.Add(-2*time.Hour),
-			now.Add(-time.Hour)), aliceCSR, "expired"},
+			now.Add(-time.Hour)), aliceCSR, "token is expired (exp)"},
 		{"for another name", handMade(key, key.KeyID, "alice", aliceURI, now,
-			now.Add(5*time.Minute)), bobCSR, "got bob, want [alice"},
+			now.Add(5*time.Minute)), bobCSR,
+			"valid common name - got bob, want [alice "},
 		{"signed by another key", handMade(otherPriv, key.KeyID, "bob", bobURI, now,
-			now.Add(5*time.Minute)), bobCSR, "error parsing jwk claims"},
-		{"server token for a client", serverTok, bobCSR, "got bob, want [banco.local"},
+			now.Add(5*time.Minute)), bobCSR,
+			"error parsing jwk claims: go-jose/go-jose: error in cryptographic primitive"},
+		{"server token for a client", serverTok, carolCSR,
+			"valid URIs - got [urn:banco:customer:carol], want []"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			mark := o.mark()
 			_, err := o.sign(t, tc.tok, tc.csr)
 			var ee *errs.Error
 			if !errors.As(err, &ee) || ee.StatusCode() < 400 || ee.StatusCode() >= 500 {
@@ -200,9 +254,12 @@ func TestServeRefusesBadTokens(t *testing.T) {
 			if strings.Contains(ee.Msg, tc.reason) {
 				t.Errorf("the client was told the internal reason: %q", ee.Msg)
 			}
-			logs := o.log.String()
-			if !strings.Contains(logs, tc.reason) {
-				t.Errorf("CA log lacks the reason %q:\n%s", tc.reason, logs)
+			rec := o.refusal(t, mark)
+			reason, _ := rec["reason"].(string)
+			if path, _ := rec["path"].(string); !strings.HasSuffix(path, "/sign") ||
+				!strings.Contains(reason, tc.reason) {
+				t.Errorf("CA logged %s refused for %q, want /sign refused for %q", path,
+					reason, tc.reason)
 			}
 		})
 	}

@@ -274,8 +274,9 @@ on the enrolling machines.
 
 Each request is logged on stderr, with the real reason when one is refused
 (the client gets only a short message). While it runs, it holds the CA
-database: offline commands (enroll without --token, revoke, certs) wait for
-it to stop. Stop it with Ctrl-C.`,
+database, so on this host enroll without --token waits for it to stop;
+revoke goes through it, and certs lists the copy of the inventory it keeps
+up to date (inventory.json). Stop it with Ctrl-C.`,
 		Example: `  $ banco ca serve
   $ banco ca serve --addr :9443 --dns ca.example.org --url https://ca.example.org:9443`,
 		Args: noArgs,
@@ -371,8 +372,8 @@ type caTokenOptions struct {
 func newCATokenCmd(a *App) *cobra.Command {
 	o := &caTokenOptions{}
 	c := &cobra.Command{
-		Use:   "token NAME (--client | --server)",
-		Short: "Make a one-time enrollment token for one customer or server",
+		Use:   "token NAME (--client | --server | --revoke)",
+		Short: "Make a one-time token to enroll a customer or server, or to revoke",
 		Long: `Make a one-time token that lets its holder enroll exactly one certificate:
 for customer NAME (--client) or for the server named NAME (--server, with
 localhost, 127.0.0.1, ::1 and each --san). The token is printed on stdout;

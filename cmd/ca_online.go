@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"syscall"
 
 	"github.com/banco/banco/ca"
@@ -76,13 +75,4 @@ func (a *App) localCAURL(root *x509.Certificate) string {
 		return ""
 	}
 	return ca.LocalURL(dir)
-}
-
-// hostOf is the host name in a URL, for messages.
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	return u.Hostname()
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/banco/banco/ca"
 )
 
 // lockedBuffer is an output stream shared by a serving command and the test.
@@ -138,5 +140,45 @@ func TestRemoteEnroll(t *testing.T) {
 		"--token", bob, "--fingerprint", strings.Repeat("ab", 32))
 	if code != 1 || !strings.Contains(stderr, "differs") {
 		t.Errorf("wrong fingerprint: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestRemoteEnrollOnlineErrors: enroll --token explains a CA that lacks the
+// pinned root, and a URL where nothing listens, like the other commands
+// that talk to the online CA.
+func TestRemoteEnrollOnlineErrors(t *testing.T) {
+	caHome := initHome(t)
+	caURL, caLog := startCAServe(t, caHome)
+
+	// A token from another CA, pointed at this one: the root it pins is not here.
+	otherCA := initHome(t)
+	foreign := strings.TrimSpace(mustRun(t, "--home", otherCA, "ca", "token", "carol", "--client",
+		"--ca-url", caURL))
+	info, err := ca.Load(filepath.Join(otherCA, "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"--fingerprint", info.Fingerprint()}} {
+		_, stderr, code := bancoRun(t, nil, append([]string{"--home", t.TempDir(), "enroll",
+			"client", "carol", "--token", foreign}, args...)...)
+		if code != 1 || !strings.Contains(stderr, "banco: error: connect to the CA at "+caURL+
+			": root ") || !strings.Contains(stderr, "does not have the pinned root\n") ||
+			!strings.Contains(stderr, "banco: hint: this CA is not the one the token (or "+
+				"--fingerprint) names") {
+			t.Errorf("foreign token %v: exit %d\n%s\nCA log:\n%s", args, code, stderr, caLog)
+		}
+	}
+
+	// Nothing listens at --ca-url.
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "https://127.0.0.1:" + port
+	tok := strings.TrimSpace(mustRun(t, "--home", caHome, "ca", "token", "dave", "--client"))
+	_, stderr, code := bancoRun(t, nil, "--home", t.TempDir(), "enroll", "client", "dave",
+		"--token", tok, "--ca-url", deadURL)
+	if code != 1 || !strings.Contains(stderr, "banco: hint: nothing listens at "+deadURL) {
+		t.Errorf("dead CA URL: exit %d\n%s", code, stderr)
 	}
 }

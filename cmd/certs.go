@@ -145,7 +145,12 @@ func (a *App) inventory(dir string) (recs []ca.Record, from time.Time, err error
 	}
 	recs, from, serr := ca.ReadSnapshot(dir)
 	if serr != nil {
-		return nil, time.Time{}, err
+		// %v on the lock: caError would otherwise take this for a plain
+		// ErrLocked and drop the snapshot's part of the story.
+		return nil, time.Time{}, withHint(fmt.Errorf("%v, and the copy of the inventory "+
+			"that 'banco ca serve' keeps cannot be used: %w", err, serr),
+			"stop 'banco ca serve' (Ctrl-C in its terminal) and run the command again: "+
+				"it then reads the CA database itself")
 	}
 	return recs, from, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,5 +165,80 @@ func TestRenewAndRemoteRevoke(t *testing.T) {
 	_, stderr, code = bancoRun(t, nil, "--home", other, "renew")
 	if code != 1 {
 		t.Errorf("renewing a revoked certificate: exit %d\n%s", code, stderr)
+	}
+}
+
+func serialOf(t *testing.T, home, client string) string {
+	t.Helper()
+	id, err := enroll.Load(enroll.InDir(filepath.Join(home, "clients", client), ClientCertFile,
+		ClientKeyFile, RootCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.Leaf().SerialNumber.String()
+}
+
+// TestRevokeChecksSerialFirst: a serial the CA never issued, or one revoked
+// already, is refused before any revocation token is made or sent, whether
+// the CA's database is free or held by banco ca serve (then its inventory
+// copy is read).
+func TestRevokeChecksSerialFirst(t *testing.T) {
+	home := initHome(t)
+	mustRun(t, "--home", home, "enroll", "client", "alice")
+	mustRun(t, "--home", home, "enroll", "client", "bob")
+	alice, bob := serialOf(t, home, "alice"), serialOf(t, home, "bob")
+	mustRun(t, "--home", home, "revoke", alice)
+
+	refused := func(when, want string, args ...string) {
+		t.Helper()
+		out, stderr, code := bancoRun(t, pwEnv(), append([]string{"--home", home}, args...)...)
+		if code != 1 || out != "" || !strings.Contains(stderr, want) {
+			t.Errorf("%s, banco %s: exit %d, stdout %q, want 1, none and %q in\n%s", when,
+				strings.Join(args, " "), code, out, want, stderr)
+		}
+	}
+	unknown := "banco: error: revoke 12345: no certificate with this serial in the CA " +
+		"database\nbanco: hint: list the certificates: banco certs\n"
+	revoked := "banco: error: serial " + alice + " is revoked already: no token is needed\n"
+	refused("CA stopped", unknown, "ca", "token", "12345", "--revoke", "--ca-url",
+		"https://127.0.0.1:9")
+	refused("CA stopped", revoked, "ca", "token", alice, "--revoke", "--ca-url",
+		"https://127.0.0.1:9")
+
+	_, caLog := startCAServe(t, home)
+	refused("CA serving", unknown, "ca", "token", "12345", "--revoke")
+	refused("CA serving", revoked, "ca", "token", alice, "--revoke")
+	refused("CA serving", unknown, "revoke", "12345")
+	out, stderr, code := bancoRun(t, pwEnv(), "--home", home, "revoke", alice)
+	if code != 0 || out != "" || !strings.Contains(stderr, "Serial "+alice+" was already revoked") {
+		t.Errorf("revoking alice again while serving: exit %d, stdout %q\n%s", code, out, stderr)
+	}
+	if strings.Contains(caLog.String(), "/revoke") {
+		t.Errorf("a refused revocation reached the CA:\n%s", caLog)
+	}
+
+	// A serial it has goes through the running CA, and its inventory copy
+	// shows the change as soon as the command returns.
+	out = mustRun(t, "--home", home, "revoke", bob)
+	if strings.TrimSpace(out) != bob ||
+		!strings.Contains(caLog.String(), "path=/revoke status=200") {
+		t.Errorf("revoke bob while serving: stdout %q\nCA log:\n%s", out, caLog)
+	}
+	out, stderr, code = bancoRun(t, nil, "--home", home, "certs", "--status", "revoked")
+	if code != 0 || strings.Count(out, "\trevoked\n") != 2 ||
+		!strings.Contains(stderr, "this is the inventory it wrote at") {
+		t.Errorf("certs while serving: exit %d\n%s\n%s", code, out, stderr)
+	}
+
+	// A damaged copy is reported, not taken for a locked database.
+	if err := os.WriteFile(filepath.Join(home, "ca", ca.SnapshotFile), []byte("{"),
+		0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = bancoRun(t, nil, "--home", home, "certs")
+	if code != 1 || out != "" || !strings.Contains(stderr, "the copy of the inventory that "+
+		"'banco ca serve' keeps cannot be used: read the inventory ") ||
+		!strings.Contains(stderr, "banco: hint: stop 'banco ca serve'") {
+		t.Errorf("certs with a damaged snapshot: exit %d, stdout %q\n%s", code, out, stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -242,7 +243,7 @@ func (a *App) runRemoteEnroll(ctx context.Context, o *enrollOptions) error {
 	}
 	id, err := enroll.New(ctx, enroll.Remote{Token: o.token, URL: o.caURL, Fingerprint: fp}, req)
 	if err != nil {
-		return remoteError(err)
+		return onlineError(err, cmp.Or(o.caURL, tok.URL), opEnroll)
 	}
 	if err := id.Write(paths, o.force); err != nil {
 		return enrollError(err, o.kind)
@@ -259,17 +260,6 @@ func checkFingerprintFlag(fp string) (string, error) {
 		return "", usageErrorf("--fingerprint: %v", err)
 	}
 	return fp, nil
-}
-
-// remoteError adds what to do next to errors from the online CA.
-func remoteError(err error) error {
-	var re *enroll.RefusedError
-	if errors.As(err, &re) {
-		return withHint(err, "the token may be used already, expired, or for another name; "+
-			"the CA's log says which. Ask for a new token: banco ca token NAME")
-	}
-	return withHint(err, "check that 'banco ca serve' is running and that its name resolves "+
-		"here (sudo banco hosts add "+ca.DefaultDNSName+" --ip CA_ADDRESS), or pass --ca-url")
 }
 
 func (a *App) enrollPaths(o *enrollOptions) (enroll.Paths, error) {

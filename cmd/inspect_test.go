@@ -36,9 +36,14 @@ func TestInspect(t *testing.T) {
 		t.Errorf("no warning for an expired certificate:\n%s", out)
 	}
 
-	_, stderr, code := bancoRun(t, nil, "--home", home, "inspect", filepath.Join(home, "server",
-		ServerKeyFile))
-	if code != 1 || !strings.Contains(stderr, "no PEM certificate") {
-		t.Errorf("inspect a key: exit %d\n%s", code, stderr)
+	key := filepath.Join(home, "server", ServerKeyFile)
+	_, stderr, code := bancoRun(t, nil, "--home", home, "inspect", key)
+	for _, want := range []string{
+		"banco: error: " + key + " holds a private key (keep it secret), not a certificate\n",
+		"banco: hint: inspect the certificate instead, such as server.crt",
+	} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("inspect a key: exit %d, want 1 and %q in\n%s", code, want, stderr)
+		}
 	}
 }
