@@ -46,9 +46,13 @@ type sqliteStore struct {
 
 	commits, committed atomic.Int64 // transactions and ops in them, for benchmarks
 	redone             atomic.Int64 // batches that fell back to the careful path
+	cachedReads        atomic.Int64 // balance reads answered from memory
 
 	cache   batchCache        // writer goroutine only
+	touched map[int64]Amount  // accounts of the last fast batch; writer only
 	inserts map[string]string // multi-row statement texts by size; writer only
+
+	reads *readCache // balances for reads (see readCache)
 }
 
 // op is one write waiting for the writer goroutine.
@@ -110,6 +114,12 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		_ = s.closeDBs()
 		return nil, err
 	}
+	ctr, err := openCommitCounter(path)
+	if err != nil {
+		_ = s.closeDBs()
+		return nil, fmt.Errorf("ledger %s: %w", path, err)
+	}
+	s.reads = newReadCache(ctr)
 	go s.run()
 	return s, nil
 }
@@ -387,6 +397,11 @@ func (s *sqliteStore) commitLive(ctx context.Context, live []*op, careful bool) 
 		return fmt.Errorf("commit to ledger %s: %w", s.where, err)
 	}
 	s.publish(learned)
+	if careful {
+		s.reads.committed(nil, nil)
+	} else {
+		s.reads.committed(s.touched, s.cache.balances)
+	}
 	s.commits.Add(1)
 	s.committed.Add(int64(len(live)))
 	return nil
@@ -460,13 +475,28 @@ func (s *sqliteStore) open(ctx context.Context, customer string) (int64, error) 
 	return id, err
 }
 
-// Balance implements Store.
+// Balance implements Store. It answers from the balances its writer
+// committed while no other Store has committed since (see readCache).
 func (s *sqliteStore) Balance(ctx context.Context, customer string) (Amount, error) {
-	if _, err := s.open(ctx, customer); err != nil {
+	id, err := s.open(ctx, customer)
+	if err != nil {
 		return 0, err
 	}
-	bal, _, err := s.balance(ctx, customer)
-	return bal, err
+	if !s.reads.check() {
+		bal, _, err := s.balance(ctx, customer)
+		return bal, err
+	}
+	bal, ok, gen := s.reads.get(id)
+	if ok {
+		s.cachedReads.Add(1)
+		return bal, nil
+	}
+	err = s.rd.QueryRowContext(ctx, `SELECT balance FROM accounts WHERE id = $1`, id).Scan(&bal)
+	if err != nil {
+		return 0, fmt.Errorf("read balance of %q: %w", customer, err)
+	}
+	s.reads.fill(id, bal, gen)
+	return bal, nil
 }
 
 // History implements Store.
@@ -509,7 +539,7 @@ func (s *sqliteStore) Close() error {
 	s.mu.Unlock()
 	close(s.quit)
 	<-s.done
-	return s.closeDBs()
+	return errors.Join(s.closeDBs(), s.reads.close())
 }
 
 func (s *sqliteStore) closeDBs() error {

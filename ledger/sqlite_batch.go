@@ -65,6 +65,7 @@ func (s *sqliteStore) applyBatch(ctx context.Context, ops []*op, learned txIDs) 
 		return err
 	}
 	orig := map[int64]Amount{}
+	s.touched = orig
 	for i := range plans {
 		if err := s.decide(ctx, &plans[i], orig); err != nil {
 			return err
@@ -80,6 +81,7 @@ func (s *sqliteStore) checkCache(ctx context.Context) error {
 		return fmt.Errorf("read data version of ledger %s: %w", s.where, err)
 	}
 	if !s.cache.valid || v != s.cache.dataVersion {
+		s.reads.clear()
 		s.cache.reset()
 		s.cache.dataVersion = v
 		err := s.w.QueryRowContext(ctx,
