@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,16 +56,23 @@ DataBasePath setting (normally C:\Windows\System32\drivers\etc\hosts).
 
 banco owns one block in the file, between "# BEGIN banco" and "# END banco",
 and changes nothing outside it. Before its first change it saves the file as
-hosts.banco.bak beside it (never overwritten later). Every change is written
-to a temporary file and renamed into place, or written in place where the
-file is a bind mount; the file is never left empty or half-written.
+hosts.banco.bak beside it, never overwritten later: the file before banco.
+Before every change it saves the file as it is then as hosts.banco.prev:
+copy that one back to undo banco's last change and keep everything else.
+Every change is written to a temporary file and renamed into place, or
+written in place where rename cannot replace the file (a bind mount, or a
+file in use); the file is never left empty or half-written. If another
+program changes the file while banco edits it, banco writes nothing.
 
 Changing the system's hosts file needs administrator rights (sudo on Linux
 and macOS, an elevated PowerShell on Windows). After a change banco flushes
 the DNS cache where the system has one, and says what it ran.
 
-Known limit: on SELinux systems run "restorecon /etc/hosts" after a change,
-as the replaced file gets its folder's default label.`,
+Known limits: on SELinux systems run "restorecon /etc/hosts" after a change,
+as the replaced file gets its folder's default label. A write in place (bind
+mounts, files in use) is not atomic: if the machine loses power during it,
+the file can hold part new, part old content; hosts.banco.prev then holds
+the file as it was before the change.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error { return c.Help() },
 	}
@@ -91,12 +99,14 @@ func newHostsAddCmd(a *App) *cobra.Command {
 		Short: "Map names (default banco.local) to addresses in the hosts file",
 		Long: `Map each NAME (default banco.local) to each --ip address (default 127.0.0.1
 and ::1) in banco's block of the hosts file. Addresses banco mapped a name to
-before and that are not given now are dropped. Nothing is written when the
-file already says so.
+before and that are not given now are dropped. Nothing is written, and the
+command succeeds, when the file already maps each name to each address:
+in banco's block or in lines of its own, which are then pointed out.
 
-A line outside banco's block that maps the same name is reported and the
-command stops: resolvers use the first matching line, so banco's entry could
-be ignored. Edit that line yourself, or pass --force to add banco's anyway.`,
+Otherwise a line outside banco's block that maps the same name is reported
+and the command stops: resolvers use the first matching line, so banco's
+entry could be ignored. Edit that line yourself, or pass --force to add
+banco's anyway.`,
 		Example: `  $ sudo banco hosts add
   $ sudo banco hosts add banco.local api.banco.local --ip 192.168.1.20
   $ banco hosts add --dry-run
@@ -146,7 +156,7 @@ func (a *App) runHostsEdit(
 	if err != nil {
 		return hostsEditError(err, f.Path)
 	}
-	a.warnOutside(f.Path, ch.Outside)
+	a.reportOutside(f.Path, op, ch.Outside)
 	if !ch.Changed() {
 		a.Infof("%s: nothing to do", unchangedReason(op, f.Path))
 		return nil
@@ -268,7 +278,8 @@ func hostsEditError(err error, path string) error {
 	case errors.As(err, &be):
 		return withHint(fmt.Errorf("%s: %w", path, err),
 			"repair or delete the lines from '# BEGIN banco' to '# END banco' by hand "+
-				"(the original is in "+path+hosts.BackupSuffix+" if banco changed the file before)")
+				"(if banco changed the file before, "+path+hosts.PrevSuffix+
+				" holds it as it was before banco's last change)")
 	}
 	return fmt.Errorf("edit hosts file %s: %w", path, err)
 }
@@ -283,7 +294,8 @@ func hostsWriteError(err error, path, cmdline string) error {
 		return withHint(fmt.Errorf("no permission to change %s: %w", path, err),
 			hosts.ElevateHint(cmdline))
 	case errors.Is(err, hosts.ErrChanged):
-		return withHint(err, "another program changed the file meanwhile; run the command again")
+		return withHint(err,
+			"nothing was written; run the command again to edit the file as it is now")
 	}
 	return err
 }
@@ -317,16 +329,28 @@ func (a *App) confirmHosts(path string, d []byte) error {
 		"answer y, or pass --yes to write without asking")
 }
 
-func (a *App) warnOutside(path string, ms []hosts.Mapping) {
+// reportOutside points out lines outside banco's block that map the op's
+// names: a note for a line that maps them to an address the add asks for,
+// else a warning, as resolvers may answer from that line before banco's.
+func (a *App) reportOutside(path string, op hosts.Op, ms []hosts.Mapping) {
 	for _, m := range ms {
-		a.Infof("warning: line %d of %s maps %s outside banco's block; banco leaves it alone: %s",
-			m.Line, path, strings.Join(m.Names, " "), m.Text)
+		kind := "warning"
+		if op.Kind == hosts.Add && slices.ContainsFunc(op.Addrs, func(ip netip.Addr) bool {
+			return ip.String() == m.Addr
+		}) {
+			kind = "note"
+		}
+		a.Infof("%s: line %d of %s maps %s to %s outside banco's block; banco leaves it alone: %s",
+			kind, m.Line, path, strings.Join(m.Names, " "), m.Addr, m.Text)
 	}
 }
 
 func (a *App) reportHostsWrite(f *hosts.File, ch hosts.Changes, res hosts.WriteResult) {
 	if res.Backup != "" {
 		a.Infof("saved the original as %s", res.Backup)
+	}
+	if res.Prev != "" {
+		a.Infof("saved the file as it was before this change as %s", res.Prev)
 	}
 	if f.Target != f.Path {
 		a.Infof("%s is a link: edited its target %s", f.Path, f.Target)

@@ -80,6 +80,7 @@ func TestHostsAddRemove(t *testing.T) {
 	}
 	for _, want := range []string{
 		"saved the original as " + e.file + hosts.BackupSuffix,
+		"saved the file as it was before this change as " + e.file + hosts.PrevSuffix,
 		"added to " + e.file + ": 127.0.0.1 banco.local",
 		"added to " + e.file + ": ::1 banco.local",
 	} {
@@ -105,6 +106,65 @@ func TestHostsAddRemove(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "removed from "+e.file+": ::1 banco.local") {
 		t.Errorf("stderr:\n%s", stderr)
+	}
+	prev, err := os.ReadFile(e.file + hosts.PrevSuffix)
+	if err != nil || string(prev) != hostsAfter {
+		t.Errorf("%s holds %q, %v; want the file before the remove", hosts.PrevSuffix, prev, err)
+	}
+}
+
+// TestHostsAlreadyMappedOutside: lines of the admin's own that already say
+// what add asks for are pointed out, and nothing is written.
+func TestHostsAlreadyMappedOutside(t *testing.T) {
+	in := hostsBefore + "127.0.0.1 banco.local\n::1 banco.local # mine\n"
+	e := newHostsEnv(t, in)
+	code, stdout, stderr := e.run("hosts", "add", "--file", e.file)
+	if code != 0 || stdout != "" || e.content() != in {
+		t.Fatalf("exit %d, stdout %q, file %q, stderr:\n%s", code, stdout, e.content(), stderr)
+	}
+	for _, want := range []string{
+		"note: line 3 of " + e.file + " maps banco.local to 127.0.0.1 outside banco's block",
+		"note: line 4 of " + e.file + " maps banco.local to ::1 outside banco's block",
+		"nothing to do",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "error") || strings.Contains(stderr, "warning") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if _, err := os.Stat(e.file + hosts.BackupSuffix); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("backup made with nothing changed: %v", err)
+	}
+	if len(e.flushes) != 0 {
+		t.Errorf("flushed %q with nothing changed", e.flushes)
+	}
+}
+
+// TestHostsChangedMeanwhile: another program edits the file after banco read
+// it; banco writes nothing and says to run again.
+func TestHostsChangedMeanwhile(t *testing.T) {
+	e := newHostsEnv(t, hostsBefore)
+	other := hostsBefore + "10.0.0.2 meanwhile\n"
+	writeHosts = func(f *hosts.File, b []byte) (hosts.WriteResult, error) {
+		if err := os.WriteFile(e.file, []byte(other), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f.Write(b)
+	}
+	code, _, stderr := e.run("hosts", "add", "--file", e.file)
+	if code != 1 || e.content() != other || len(e.flushes) > 0 {
+		t.Fatalf("exit %d, file %q, flushes %q", code, e.content(), e.flushes)
+	}
+	for _, want := range []string{
+		"banco: error: write hosts file " + e.file +
+			": the file changed while banco was editing it",
+		"banco: hint: nothing was written; run the command again",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
 	}
 }
 
@@ -179,6 +239,15 @@ func TestHostsConflict(t *testing.T) {
 	}
 	if len(e.flushes) != 0 {
 		t.Errorf("flushed despite --no-flush: %q", e.flushes)
+	}
+
+	// Once banco's block is there, a plain add has nothing to do; the other
+	// line is still worth a warning, as resolvers may use it first.
+	forced := e.content()
+	code, _, stderr = e.run("hosts", "add", "--file", e.file, "--no-flush")
+	if code != 0 || e.content() != forced || !strings.Contains(stderr, "nothing to do") ||
+		!strings.Contains(stderr, "warning: line 3 of "+e.file+" maps banco.local to 10.9.9.9") {
+		t.Errorf("add after --force: exit %d, stderr:\n%s", code, stderr)
 	}
 	if code, _, _ := e.run("hosts", "remove", "--file", e.file); code != 0 || e.content() != in {
 		t.Errorf("remove: exit %d, file\n%q\nwant\n%q", code, e.content(), in)
@@ -404,6 +473,13 @@ func TestHostsHelp(t *testing.T) {
 		"$ sudo banco hosts add"} {
 		if code != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("help lacks %q", want)
+		}
+	}
+	code, stdout, _ = e.run("hosts", "--help")
+	for _, want := range []string{"hosts.banco.prev", "hosts.banco.bak", "is not atomic",
+		"part new, part old content"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("hosts help lacks %q:\n%s", want, stdout)
 		}
 	}
 }

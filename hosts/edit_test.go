@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,7 +77,13 @@ func TestEditGolden(t *testing.T) {
 		{"eleven-names", "", []Op{windows(add(eleven...)), windows(add("b12")),
 			windows(remove(eleven...)), windows(remove("b12"))}, true},
 		{"conflict", "", []Op{add("banco.local"), force(add("banco.local")),
+			add("banco.local"), remove("banco.local")}, true},
+		{"mapped-outside", "", []Op{add("banco.local"), withIPs(add("banco.local"), "::1"),
+			add("banco.local", "api.banco.local"), force(add("banco.local")),
 			remove("banco.local")}, true},
+		{"end-without-newline", "", []Op{add("banco.local"), remove("banco.local")}, false},
+		{"end-without-newline-block", "", []Op{remove("banco.local"), add("banco.local"),
+			remove("banco.local")}, false},
 		{"cycle", "", []Op{add("banco.local"), remove("banco.local"), add("banco.local"),
 			add("banco.local"), add("api.banco.local"), withIPs(add("banco.local"), "10.0.0.5"),
 			remove("banco.local", "api.banco.local"), add("banco.local"),
@@ -105,7 +112,7 @@ func TestEditGolden(t *testing.T) {
 				if !ch.Changed() && !bytes.Equal(out, content) {
 					t.Errorf("step %d: content changed though nothing was reported", i+1)
 				}
-				checkOutsideKept(t, content, out, op)
+				checkOutsideKept(t, content, out)
 				content = out
 			}
 			if tt.roundTrip && !bytes.Equal(content, in) {
@@ -154,28 +161,31 @@ func writeStep(w *bytes.Buffer, ch Changes, err error, out []byte) {
 	}
 }
 
-// checkOutsideKept fails the test when an Add changed a byte outside
-// banco's block.
-func checkOutsideKept(t *testing.T, before, after []byte, op Op) {
+// checkOutsideKept fails the test when an edit changed a byte outside
+// banco's block. The bytes outside are those before the BEGIN line and those
+// after the END line's ending; a file without a block is all outside. So an
+// edit keeps them when, joined, they are the same before and after, and a
+// block present both times has the same bytes before it.
+func checkOutsideKept(t *testing.T, before, after []byte) {
 	t.Helper()
-	if op.Kind != Add || bytes.Equal(before, after) {
-		return
-	}
 	b1, a1, ok1 := outsideParts(before)
 	b2, a2, ok2 := outsideParts(after)
+	if !ok1 {
+		b1 = before
+	}
 	if !ok2 {
-		t.Fatalf("no block after add:\n%q", after)
+		b2 = after
 	}
-	if !ok1 { // new block: the old content must be a prefix
-		if !bytes.HasPrefix(after, before) {
-			t.Errorf("add changed bytes before the new block:\n%q\nto\n%q", before, after)
-		}
-		return
+	same := bytes.Equal(joinBytes(b1, a1), joinBytes(b2, a2))
+	if ok1 && ok2 {
+		same = same && bytes.Equal(b1, b2)
 	}
-	if !bytes.Equal(b1, b2) || !bytes.Equal(a1, a2) {
-		t.Errorf("add changed bytes outside the block:\n%q\nto\n%q", before, after)
+	if !same {
+		t.Errorf("bytes outside banco's block changed:\n%q\nto\n%q", before, after)
 	}
 }
+
+func joinBytes(a, b []byte) []byte { return append(slices.Clip(a), b...) }
 
 // outsideParts returns the bytes before banco's BEGIN line and after the
 // END line's ending; ok is false when there is no block.
@@ -205,6 +215,37 @@ func compareGolden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (rerun with -update to accept):\n--- got\n%s\n--- want\n%s",
 			path, got, want)
+	}
+}
+
+// TestRemoveBlock pins down what removing a block's last names gives: the
+// file with the block's lines, from BEGIN to the END line's ending, cut out,
+// and every other byte as it was, whoever wrote the block.
+func TestRemoveBlock(t *testing.T) {
+	const block = "# BEGIN banco\n127.0.0.1 banco.local\n"
+	tests := []struct{ name, in, want string }{
+		{"END without newline keeps the newline before BEGIN",
+			"a\n" + block + "# END banco", "a\n"},
+		{"CRLF END without newline", "a\r\n# BEGIN banco\r\n::1 banco.local\r\n# END banco",
+			"a\r\n"},
+		{"block first", block + "# END banco\nb", "b"},
+		{"block alone", block + "# END banco\n", ""},
+		{"block in the middle", "a\n" + block + "# END banco\r\nb\n", "a\nb\n"},
+		{"byte-order mark kept", "\xef\xbb\xbf" + block + "# END banco", "\xef\xbb\xbf"},
+		{"other lines keep the block", "a\n" + block + "# mine\n# END banco",
+			"a\n# BEGIN banco\n# mine\n# END banco"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, ch, err := Edit([]byte(tt.in), remove("banco.local"))
+			if err != nil || !ch.Changed() {
+				t.Fatalf("Edit: changes %+v, %v", ch, err)
+			}
+			if string(out) != tt.want {
+				t.Errorf("remove gave\n%q\nwant\n%q", out, tt.want)
+			}
+			checkOutsideKept(t, []byte(tt.in), out)
+		})
 	}
 }
 

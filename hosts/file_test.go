@@ -42,8 +42,8 @@ func added(t *testing.T, content []byte) []byte {
 }
 
 // faults replaces the disk operations for one test: the write numbered
-// failWrite (from 1) writes half its bytes and fails; rename fails with
-// renameErr when set.
+// failWrite (from 1) writes half its bytes and fails; a rename over the
+// hosts file (not its backups) fails with renameErr when set.
 func faults(t *testing.T, failWrite int, renameErr error) {
 	t.Helper()
 	saved := ops
@@ -59,6 +59,9 @@ func faults(t *testing.T, failWrite int, renameErr error) {
 	}
 	if renameErr != nil {
 		ops.rename = func(oldpath, newpath string) error {
+			if filepath.Base(newpath) != "hosts" {
+				return saved.rename(oldpath, newpath)
+			}
 			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: renameErr}
 		}
 	}
@@ -80,11 +83,14 @@ func TestWrite(t *testing.T) {
 	if got := readString(t, p); got != string(want) {
 		t.Errorf("file holds %q, want %q", got, want)
 	}
-	if res.Backup != p+BackupSuffix || res.InPlace {
-		t.Errorf("result %+v, want backup %s and a rename", res, p+BackupSuffix)
+	if res.Backup != p+BackupSuffix || res.Prev != p+PrevSuffix || res.InPlace {
+		t.Errorf("result %+v, want backup %s, previous %s and a rename", res, p+BackupSuffix,
+			p+PrevSuffix)
 	}
-	if got := readString(t, p+BackupSuffix); got != original {
-		t.Errorf("backup holds %q, want the original", got)
+	for _, name := range []string{p + BackupSuffix, p + PrevSuffix} {
+		if got := readString(t, name); got != original {
+			t.Errorf("%s holds %q, want the original", name, got)
+		}
 	}
 	after, _ := os.Stat(p)
 	// wine does not keep file identities apart after a rename; skip there.
@@ -94,7 +100,7 @@ func TestWrite(t *testing.T) {
 	if runtime.GOOS != "windows" && after.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v, want 0644", after.Mode())
 	}
-	assertOnly(t, dir, "hosts", "hosts"+BackupSuffix)
+	assertOnly(t, dir, "hosts", "hosts"+BackupSuffix, "hosts"+PrevSuffix)
 
 	// A second change keeps the first backup: it is the file before banco.
 	f2, err := Read(p)
@@ -115,6 +121,74 @@ func TestWrite(t *testing.T) {
 	if got := readString(t, p+BackupSuffix); got != original {
 		t.Errorf("backup changed to %q", got)
 	}
+	if got := readString(t, p+PrevSuffix); got != string(want) {
+		t.Errorf("previous content %q, want %q", got, want)
+	}
+}
+
+// TestWritePrev: the backup is the file before banco; the restore point for
+// one change is PATH.banco.prev, which keeps what others added meanwhile.
+func TestWritePrev(t *testing.T) {
+	dir := tempDir(t)
+	p := writeHostsFile(t, dir, original)
+	edit := func(op Op) {
+		t.Helper()
+		f, err := Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := Edit(f.Content, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := string(f.Content)
+		res, err := f.Write(out)
+		if err != nil || res.Prev != p+PrevSuffix {
+			t.Fatalf("Write: %+v, %v", res, err)
+		}
+		if got := readString(t, p+PrevSuffix); got != before {
+			t.Fatalf("%s holds %q, want %q", p+PrevSuffix, got, before)
+		}
+	}
+	edit(add("banco.local"))
+	byHand := readString(t, p) + "10.0.0.7 added.by.hand\n"
+	if err := os.WriteFile(p, []byte(byHand), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	edit(add("api.banco.local"))
+	if got := readString(t, p+PrevSuffix); got != byHand {
+		t.Errorf("%s holds %q, want the file before the last change %q", p+PrevSuffix, got, byHand)
+	}
+	if got := readString(t, p+BackupSuffix); got != original {
+		t.Errorf("backup holds %q, want the original", got)
+	}
+}
+
+// TestWriteRefusesBackupFolder: a folder (or anything but a regular file)
+// where a backup goes is not a backup.
+func TestWriteRefusesBackupFolder(t *testing.T) {
+	for _, suffix := range []string{BackupSuffix, PrevSuffix} {
+		t.Run(suffix, func(t *testing.T) {
+			dir := tempDir(t)
+			p := writeHostsFile(t, dir, original)
+			if err := os.Mkdir(p+suffix, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f, err := Read(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.Write(added(t, f.Content))
+			want := p + suffix + " exists and is not a regular file"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Write: %v, want a refusal naming %s", err, p+suffix)
+			}
+			if got := readString(t, p); got != original {
+				t.Errorf("file changed to %q", got)
+			}
+			assertNoTemp(t, dir)
+		})
+	}
 }
 
 func TestWriteKeepsMode(t *testing.T) {
@@ -133,7 +207,7 @@ func TestWriteKeepsMode(t *testing.T) {
 	if _, err := f.Write(added(t, f.Content)); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{p, p + BackupSuffix} {
+	for _, name := range []string{p, p + BackupSuffix, p + PrevSuffix} {
 		if fi, _ := os.Stat(name); fi.Mode().Perm() != 0o640 {
 			t.Errorf("%s mode %v, want 0640", name, fi.Mode())
 		}
@@ -148,18 +222,20 @@ func TestWriteFaults(t *testing.T) {
 		busy = syscall.Errno(32) // ERROR_SHARING_VIOLATION
 	}
 	tests := []struct {
-		name      string
-		failWrite int // after a backup exists: 1 temporary file, 2 in place, 3 putting back
+		name string
+		// after a backup exists: 1 previous, 2 temporary file, 3 in place, 4 putting back
+		failWrite int
 		renameErr error
 		wantErr   bool
 		inPlace   bool
 	}{
 		{"fail/backup write", 1, nil, true, false},
-		{"fail/temporary file write", 1, nil, true, false},
+		{"fail/previous content write", 1, nil, true, false},
+		{"fail/temporary file write", 2, nil, true, false},
 		{"fail/rename refused", 0, syscall.EINVAL, true, false},
 		{"ok/bind mount written in place", 0, busy, false, true},
-		{"fail/in-place write part way, original put back", 2, busy, true, true},
-		{"fail/in-place write and restore fail", 2, busy, true, true},
+		{"fail/in-place write part way, original put back", 3, busy, true, true},
+		{"fail/in-place write and restore fail", 3, busy, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,11 +270,11 @@ func TestWriteFaults(t *testing.T) {
 				t.Errorf("error %q does not name %s", err, p)
 			}
 			if strings.Contains(tt.name, "restore fail") {
-				if !strings.Contains(err.Error(), p+BackupSuffix) {
-					t.Errorf("error %q does not point to the backup", err)
+				if !strings.Contains(err.Error(), "copy "+p+PrevSuffix+" back") {
+					t.Errorf("error %q does not point to the content before the change", err)
 				}
-				if b := readString(t, p+BackupSuffix); b != original {
-					t.Errorf("backup holds %q", b)
+				if b := readString(t, p+PrevSuffix); b != original {
+					t.Errorf("%s holds %q", p+PrevSuffix, b)
 				}
 				return
 			}
@@ -285,6 +361,66 @@ func TestWriteRefusesChangedFile(t *testing.T) {
 	}
 	if got := readString(t, p); got != other {
 		t.Errorf("file holds %q, want the other program's content", got)
+	}
+}
+
+// TestWriteRefusesChangeWhileWriting lets another program edit the file after
+// banco's first check: while banco writes its temporary file, or at the last
+// moment before the rename or the in-place write. Its edit must survive.
+func TestWriteRefusesChangeWhileWriting(t *testing.T) {
+	busy := syscall.EBUSY
+	if runtime.GOOS == "windows" {
+		busy = syscall.Errno(32) // ERROR_SHARING_VIOLATION
+	}
+	tests := []struct {
+		name      string
+		atCheck   int // edit at this call of the content check; 0: during the temporary write
+		renameErr error
+	}{
+		{"during the temporary file write", 0, nil},
+		{"just before the rename", 2, nil},
+		{"just before the in-place write", 3, busy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tempDir(t)
+			p := writeHostsFile(t, dir, original)
+			f, err := Read(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := original + "10.0.0.2 added.meanwhile\n"
+			meddle := func() {
+				if err := os.WriteFile(p, []byte(other), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			faults(t, 0, tt.renameErr)
+			write, check := ops.write, ops.unchanged
+			ops.write = func(w *os.File, b []byte) (int, error) {
+				if tt.atCheck == 0 && strings.HasPrefix(filepath.Base(w.Name()), ".hosts.banco-") {
+					meddle()
+				}
+				return write(w, b)
+			}
+			n := 0
+			ops.unchanged = func(path string, want []byte) error {
+				if n++; n == tt.atCheck {
+					meddle()
+				}
+				return check(path, want)
+			}
+
+			_, err = f.Write(added(t, f.Content))
+			if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), p) ||
+				!strings.Contains(err.Error(), "changed while banco was editing it") {
+				t.Fatalf("Write: %v, want ErrChanged naming %s", err, p)
+			}
+			if got := readString(t, p); got != other {
+				t.Errorf("file holds %q, want the other program's content", got)
+			}
+			assertNoTemp(t, dir)
+		})
 	}
 }
 

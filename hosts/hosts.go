@@ -8,9 +8,13 @@
 //	::1 banco.local
 //	# END banco
 //
-// The block goes at the end of the file, in the file's own line-ending style.
-// When the file had no line ending at its end, the END line gets none either,
-// so that removing the block gives back the original file byte for byte.
+// The block is whole lines, from the BEGIN line to the END line and its line
+// ending, in the file's own line-ending style. A new block goes at the end of
+// the file; when the file's last line has no line ending, the block goes just
+// before that line instead, as adding one would change a byte that is not
+// banco's. Every byte outside the block stays as it was, whatever the edit:
+// removing the block gives the file with exactly those lines cut out, so add
+// then remove gives back the original file byte for byte.
 //
 // Edit and Inspect are pure functions over the file's bytes (and fuzzed);
 // Read and File.Write do the disk work: backup, temporary file, sync, rename.
@@ -76,8 +80,11 @@ type Changes struct {
 // Changed reports whether the content changed.
 func (c Changes) Changed() bool { return len(c.Added)+len(c.Removed) > 0 }
 
-// ConflictError is returned by an Add without Force when lines outside
-// banco's block already map some of the names.
+// ConflictError is returned by an Add without Force that would change the
+// file while lines outside banco's block map some of the names. An Add that
+// would change nothing, because the block or lines outside it already map
+// every name to every address asked for, is no conflict: Edit then reports
+// those lines in Changes.Outside and returns the content as it was.
 type ConflictError struct {
 	Lines []Mapping
 }
@@ -93,7 +100,8 @@ func (e *ConflictError) Error() string {
 // Edit applies op to the content of a hosts file and returns the new content.
 // When nothing changes it returns content itself, so callers can skip writing.
 // Bytes outside banco's block never change; when the block is removed, the
-// file is exactly as it was before the block was added.
+// file is exactly as it was before the block was added (a block that was
+// already there goes with its own lines only).
 func Edit(content []byte, op Op) ([]byte, Changes, error) {
 	if err := op.check(); err != nil {
 		return content, Changes{}, err
@@ -103,10 +111,6 @@ func Edit(content []byte, op Op) ([]byte, Changes, error) {
 		return content, Changes{}, err
 	}
 	ch := Changes{Outside: d.outside(op.Names)}
-	if op.Kind == Add && len(ch.Outside) > 0 && !op.Force {
-		return content, ch, &ConflictError{Lines: ch.Outside}
-	}
-
 	keep := op.Addrs
 	if op.Kind == Remove {
 		keep = nil
@@ -118,8 +122,30 @@ func Edit(content []byte, op Op) ([]byte, Changes, error) {
 	if !ch.Changed() {
 		return content, ch, nil
 	}
+	// The conflict check comes after the "nothing to do" one: a file that
+	// already says what the add asks for is left alone, wherever it says so.
+	if op.Kind == Add && len(ch.Outside) > 0 && !op.Force {
+		if len(ch.Removed) == 0 && mappedOutside(ch.Added, ch.Outside) {
+			return content, Changes{Outside: ch.Outside}, nil
+		}
+		return content, Changes{Outside: ch.Outside}, &ConflictError{Lines: ch.Outside}
+	}
 	d.dropEmptyBlock()
 	return d.bytes(), ch, nil
+}
+
+// mappedOutside reports whether lines outside the block already map every
+// one of the entries.
+func mappedOutside(entries []Entry, outside []Mapping) bool {
+	for _, e := range entries {
+		found := slices.ContainsFunc(outside, func(m Mapping) bool {
+			return m.Addr == e.Addr && hasName(m.Names, e.Name)
+		})
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func (op Op) check() error {
@@ -307,39 +333,30 @@ func (d *doc) blockMaps(name string, a netip.Addr) bool {
 	return false
 }
 
-// ensureBlock appends an empty block when the file has none. A file without a
-// final line ending gets one before the block and none after it (see the
-// package comment), so that dropEmptyBlock can undo exactly this.
+// ensureBlock adds an empty block when the file has none: at the end, or
+// just before a last line without a line ending, which is left as it was
+// (see the package comment).
 func (d *doc) ensureBlock(def string) {
 	if d.begin >= 0 {
 		return
 	}
 	nl := d.style(def)
-	endEOL := nl
-	if n := len(d.lines); n > 0 && d.lines[n-1].eol == "" {
-		d.lines[n-1].eol = nl
-		endEOL = ""
-	}
 	d.begin = len(d.lines)
-	d.lines = append(d.lines, line{text: beginLine, eol: nl}, line{text: endLine, eol: endEOL})
+	if d.begin > 0 && d.lines[d.begin-1].eol == "" {
+		d.begin--
+	}
+	d.lines = slices.Insert(d.lines, d.begin, line{text: beginLine, eol: nl},
+		line{text: endLine, eol: nl})
 	d.end = d.begin + 1
 }
 
-// dropEmptyBlock removes a block with nothing between its markers, together
-// with the line ending ensureBlock added before it.
+// dropEmptyBlock removes a block with nothing between its markers: its lines
+// and their line endings, and not one byte more.
 func (d *doc) dropEmptyBlock() {
 	if d.begin < 0 || d.end != d.begin+1 {
 		return
 	}
-	b, e := d.lines[d.begin], d.lines[d.end]
 	d.lines = slices.Delete(d.lines, d.begin, d.end+1)
-	if e.eol == "" && d.begin > 0 {
-		prev := &d.lines[d.begin-1]
-		full := prev.text + prev.eol
-		if strings.HasSuffix(full, b.eol) {
-			prev.text, prev.eol = strings.TrimSuffix(full, b.eol), ""
-		}
-	}
 	d.begin, d.end = -1, -1
 }
 
