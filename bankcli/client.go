@@ -23,6 +23,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/banco/banco/bankcli/lazygc" // a quicker start; see its package comment
@@ -207,6 +208,12 @@ type attempt struct {
 	version   uint16 // the TLS version of that handshake
 	fresh     bool   // its connection was new
 	now       time.Time
+
+	// peerClosed is set when the server closed or reset the connection.
+	// net/http reports a clean close that comes before the request is
+	// written as "server closed idle connection", an error that wraps
+	// nothing, so the connection itself notes what happened.
+	peerClosed atomic.Bool
 }
 
 type attemptKey struct{}
@@ -217,15 +224,31 @@ func dialTLS(ctx context.Context, d *net.Dialer, network, addr string,
 	if err != nil {
 		return nil, err
 	}
-	conn := tls.Client(raw, cfg)
+	st, _ := ctx.Value(attemptKey{}).(*attempt)
+	conn := tls.Client(&watchedConn{Conn: raw, st: st}, cfg)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		return nil, err
 	}
-	if st, ok := ctx.Value(attemptKey{}).(*attempt); ok {
+	if st != nil {
 		st.handshake, st.version, st.fresh = true, conn.ConnectionState().Version, true
 	}
 	return conn, nil
+}
+
+// watchedConn is a TCP connection that notes in the attempt that dialled it
+// when the server closes or resets it.
+type watchedConn struct {
+	net.Conn
+	st *attempt
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && c.st != nil && closed(err) {
+		c.st.peerClosed.Store(true)
+	}
+	return n, err
 }
 
 // NewKey returns a fresh random idempotency key.

@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/banco/banco/bankcli"
 	"github.com/banco/banco/banksrv"
@@ -313,5 +315,58 @@ func TestUnreachable(t *testing.T) {
 	var re *bankcli.ResolveError
 	if !errors.As(err, &re) || err.Error() != "cannot find the address of banco.invalid" {
 		t.Errorf("unresolvable: %v", err)
+	}
+}
+
+// TestClosedAfterHandshake: a peer that completes a TLS 1.3 handshake and then
+// drops the TCP connection, with no alert and no answer, as a server that
+// crashes at that moment does, or one whose refusal alert was lost to a reset.
+// The client cannot tell the two apart, so the message names both and never
+// shows the EOF underneath; it retries, since a stopped server may come back.
+func TestClosedAfterHandshake(t *testing.T) {
+	pki := testpki.New(t, "banco test")
+	server := pki.Server(t).TLS()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	handshakes := make(chan uint16, 8)
+	go func() {
+		for {
+			raw, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{server},
+				ClientAuth: tls.RequireAnyClientCert})
+			if conn.Handshake() == nil {
+				handshakes <- conn.ConnectionState().Version
+			}
+			raw.Close() // not conn.Close, which would send a close_notify alert
+		}
+	}()
+
+	b := &bank{pki: pki, addr: ln.Addr().String()}
+	cfg := b.files(t, pki.Client(t, "alice"))
+	cfg.Retries, cfg.Backoff = 2, time.Millisecond
+	_, err = newClient(t, cfg).Balance(context.Background())
+
+	want := "the server closed the connection right after the TLS handshake: " +
+		"it refused the client certificate, or it stopped"
+	var cre *bankcli.CertRefusedError
+	if !errors.As(err, &cre) || !cre.Unsure || err.Error() != want {
+		t.Errorf("error = %v\nwant    %s", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "EOF") {
+		t.Errorf("the message shows the EOF: %v", err)
+	}
+	if n := len(handshakes); n != 3 {
+		t.Errorf("%d handshakes, want 3 (the first try and 2 retries)", n)
+	}
+	for range len(handshakes) {
+		if v := <-handshakes; v != tls.VersionTLS13 {
+			t.Errorf("handshake over %s, want TLS 1.3", tls.VersionName(v))
+		}
 	}
 }

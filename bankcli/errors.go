@@ -215,7 +215,8 @@ func classify(err error, st *attempt, host, addr string) (_ error, retry bool) {
 		return &ResolveError{Host: dnsErr.Name, Err: err}, false
 	case !st.handshake && errors.As(err, &opErr) && opErr.Op == "dial":
 		return &UnreachableError{Addr: addr, Err: err}, true
-	case st.handshake && st.version == tls.VersionTLS13 && st.fresh && closed(err):
+	case st.handshake && st.version == tls.VersionTLS13 && st.fresh &&
+		(closed(err) || st.peerClosed.Load()):
 		// The server closed a fresh connection before answering: in TLS 1.3
 		// that is how a refused client certificate looks when the alert
 		// was lost to a reset, and also a server that crashed just then.

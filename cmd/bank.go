@@ -387,6 +387,7 @@ func (a *App) bankError(err error, o *bankOptions) error {
 		res  *bankcli.ResolveError
 		sce  *bankcli.ServerCertError
 		cre  *bankcli.CertRefusedError
+		tlse *bankcli.TLSError
 		apie *bankcli.APIError
 	)
 	switch {
@@ -415,6 +416,9 @@ func (a *App) bankError(err error, o *bankOptions) error {
 			"its CA and not revoked: banco inspect "+o.cert)
 	case errors.As(err, &cre):
 		return withHint(err, "use a valid client certificate from this bank's CA: "+enroll)
+	case errors.As(err, &tlse):
+		return withHint(err, "check that --server and --connect-to reach banco serve, "+
+			"not another server or a proxy")
 	case errors.As(err, &apie):
 		return apiHint(apie)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/banco/banco/bankcli"
 	"github.com/banco/banco/internal/testpki"
 )
 
@@ -40,6 +42,7 @@ type bankHome struct {
 	pki  *testpki.PKI
 	home Home
 	env  map[string]string
+	now  func() time.Time // the client commands' clock; nil means time.Now
 }
 
 func newBankHome(t *testing.T) *bankHome {
@@ -88,7 +91,11 @@ func (h *bankHome) serve(t *testing.T, logFormat string) (string, *syncBuffer) {
 // run runs one banco command line and returns stdout, stderr and exit code.
 func (h *bankHome) run(args ...string) (string, string, int) {
 	var out, errb bytes.Buffer
-	a := &App{In: strings.NewReader(""), Out: &out, Err: &errb, Now: time.Now,
+	now := h.now
+	if now == nil {
+		now = time.Now
+	}
+	a := &App{In: strings.NewReader(""), Out: &out, Err: &errb, Now: now,
 		Getenv: func(k string) string { return h.env[k] }}
 	code := a.Run(args)
 	return out.String(), errb.String(), code
@@ -363,6 +370,16 @@ func TestMoveAnswerLost(t *testing.T) {
 		t.Fatalf("deposit with the answer lost: exit %d, stdout %q, stderr:\n%s", code, out,
 			errOut)
 	}
+	// A TLS 1.3 server that closes without an answer may have refused the
+	// certificate or stopped: the message names both, and never says EOF.
+	want := "banco: error: the server closed the connection right after the TLS handshake: " +
+		"it refused the client certificate, or it stopped\n" +
+		"banco: hint: if the bank is running, check that the certificate is from its CA and " +
+		"not revoked: banco inspect " + filepath.Join(h.home.ClientDir("alice"), "client.crt") +
+		"\n"
+	if !strings.HasPrefix(errOut, want) {
+		t.Errorf("deposit with the answer lost: stderr\n%s\ndoes not start with\n%s", errOut, want)
+	}
 
 	h.serve(t, "text")
 	for i := 0; i < 2; i++ {
@@ -373,5 +390,126 @@ func TestMoveAnswerLost(t *testing.T) {
 	}
 	if out, _, _ := h.run("balance", "--client", "alice"); out != "balance 5.00\n" {
 		t.Errorf("balance after the deposit was sent three times under one key: %q", out)
+	}
+}
+
+// TestBankRefusedAtHandshake pins what a user sees when the bank refuses the
+// certificate given on the command line. A server certificate, and one that
+// has expired by the computer's clock, are refused before connecting; one
+// that has expired by the server's clock only (this computer's clock is
+// behind) is refused by the server. bankcli's TestRefusedAtHandshake has the
+// server refuse each of them itself.
+func TestBankRefusedAtHandshake(t *testing.T) {
+	h := newBankHome(t)
+	h.serve(t, "text")
+	root := filepath.Join(h.home.ClientDir("alice"), "root_ca.crt")
+	files := func(c *testpki.Cert) []string {
+		dir := t.TempDir()
+		crt, key := filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
+		c.WriteFiles(t, crt, key)
+		return []string{"--cert", crt, "--key", key, "--cacert", root}
+	}
+	foreign := files(testpki.New(t, "other").Client(t, "alice"))
+	server := files(h.pki.Server(t))
+	expired := h.pki.ExpiredClient(t, "alice")
+	expiredFiles := files(expired)
+	date := func(tm time.Time) string { return tm.UTC().Format("2006-01-02 15:04 MST") }
+
+	// Valid from 50 to 10 minutes ago: a client whose clock is 30 minutes
+	// behind finds it valid, and so do the CA and the server's certificate.
+	late := h.pki.Issue(t, testpki.Leaf{CommonName: "late", Customer: "late",
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		NotBefore:   h.pki.Now.Add(-50 * time.Minute), NotAfter: h.pki.Now.Add(-10 * time.Minute)})
+	h.pki.WriteClient(t, h.home.ClientDir("late"), late)
+
+	tests := []struct {
+		name   string
+		args   []string
+		behind time.Duration
+		stderr string
+	}{
+		{"certificate from another CA", foreign, 0,
+			"banco: error: the server refused the client certificate: it is not issued by " +
+				"the bank's CA\n" +
+				"banco: hint: use a valid client certificate from this bank's CA: " +
+				"banco enroll client NAME\n"},
+		{"server certificate as client certificate", server, 0,
+			"banco: error: " + server[1] + " is not a client certificate (it lacks the " +
+				"clientAuth usage)\n" +
+				"banco: hint: use the client certificate from: banco enroll client NAME\n"},
+		{"expired client certificate", expiredFiles, 0,
+			"banco: error: the client certificate \"alice\" expired on " +
+				date(expired.Cert.NotAfter) + " (valid from " + date(expired.Cert.NotBefore) +
+				")\n" +
+				"banco: hint: get a new certificate: banco enroll client NAME --force\n"},
+		{"expired by the server's clock", []string{"--client", "late"}, 30 * time.Minute,
+			"banco: error: the server refused the client certificate: it has expired\n" +
+				"banco: hint: use a valid client certificate from this bank's CA: " +
+				"banco enroll client late\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.now = func() time.Time { return time.Now().Add(-tt.behind) }
+			defer func() { h.now = nil }()
+			args := append([]string{"balance"}, tt.args...)
+			out, errOut, code := h.run(args...)
+			if code != 1 || errOut != tt.stderr || out != "" {
+				t.Errorf("banco %s: exit %d\nstdout %q\nstderr:\n%s\nwant stderr:\n%s",
+					strings.Join(args, " "), code, out, errOut, tt.stderr)
+			}
+		})
+	}
+}
+
+// TestBankErrorHandshakeRefusals checks the advice for the refusals the
+// command line cannot cause (it always offers a certificate, and TLS 1.2 or
+// 1.3): the errors come from real handshakes with banco serve, made with
+// bankcli's TLS hook, and pass through bankError and the root's report.
+func TestBankErrorHandshakeRefusals(t *testing.T) {
+	h := newBankHome(t)
+	addr, _ := h.serve(t, "text")
+	dir := h.home.ClientDir("alice")
+	tests := []struct {
+		name   string
+		hook   func(*tls.Config)
+		stderr string
+	}{
+		{"no client certificate", func(c *tls.Config) {
+			c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate,
+				error) {
+				return &tls.Certificate{}, nil
+			}
+		}, "banco: error: the server refused the client certificate: no certificate was " +
+			"sent\n" +
+			"banco: hint: use a valid client certificate from this bank's CA: " +
+			"banco enroll client alice\n"},
+		{"client offering only TLS 1.1", func(c *tls.Config) {
+			c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+		}, "banco: error: the server ended the TLS handshake: protocol version not supported " +
+			"(banco needs TLS 1.2 or 1.3)\n" +
+			"banco: hint: check that --server and --connect-to reach banco serve, not " +
+			"another server or a proxy\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &bankOptions{client: "alice", cert: filepath.Join(dir, ClientCertFile),
+				key: filepath.Join(dir, ClientKeyFile), cacert: filepath.Join(dir, RootCertFile)}
+			cl, err := bankcli.New(bankcli.Config{Server: bankcli.DefaultServer,
+				ConnectTo: addr, CertFile: o.cert, KeyFile: o.key, CAFile: o.cacert,
+				Retries: -1, TLS: tt.hook})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			_, err = cl.Balance(context.Background())
+			if err == nil {
+				t.Fatal("the handshake succeeded")
+			}
+			var errb bytes.Buffer
+			a := &App{Err: &errb}
+			if code := a.report(nil, a.bankError(err, o)); code != 1 || errb.String() != tt.stderr {
+				t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, errb.String(), tt.stderr)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +46,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitport": cmdWaitPort,
 			"certinfo": cmdCertInfo,
+			"masktime": cmdMaskTime,
 		},
 		RequireExplicitExec: true,
 	})
@@ -145,3 +147,22 @@ func ekuName(u x509.ExtKeyUsage) string {
 	}
 	return fmt.Sprintf("eku(%d)", u)
 }
+
+// masktime FILE OUT writes FILE (stdout or stderr: the last command's) to OUT
+// with its dates and times blanked, so that cmp can check the rest exactly.
+// "2006-01-02 15:04:05" becomes "YYYY-MM-DD hh:mm:ss", the same width, which
+// keeps table columns aligned; an RFC 3339 time becomes "YYYY-MM-DDThh:mm:ssZ".
+func cmdMaskTime(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: masktime FILE OUT")
+	}
+	masked := dateTime.ReplaceAllStringFunc(ts.ReadFile(args[0]), func(m string) string {
+		if m[10] == 'T' {
+			return "YYYY-MM-DDThh:mm:ssZ"
+		}
+		return "YYYY-MM-DD hh:mm:ss"
+	})
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(masked), 0o644))
+}
+
+var dateTime = regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?`)
