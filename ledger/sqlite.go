@@ -114,10 +114,15 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		_ = s.closeDBs()
 		return nil, err
 	}
-	ctr, err := openCommitCounter(path)
-	if err != nil {
-		_ = s.closeDBs()
-		return nil, fmt.Errorf("ledger %s: %w", path, err)
+	// A tool that only looks (MustExist) leaves no counter file behind; it
+	// never commits, and reads only once.
+	var ctr *commitCounter
+	if !opts.MustExist {
+		ctr, err = openCommitCounter(path)
+		if err != nil {
+			_ = s.closeDBs()
+			return nil, fmt.Errorf("ledger %s: %w", path, err)
+		}
 	}
 	s.reads = newReadCache(ctr)
 	go s.run()
