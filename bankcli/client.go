@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"slices"
@@ -209,6 +210,12 @@ type attempt struct {
 	fresh     bool   // its connection was new
 	now       time.Time
 
+	// sent is set once net/http has a connection for the request, new or
+	// reused: from then on the request may reach the server. Before it, the
+	// dial or the TLS handshake failed and nothing was sent (Go's client
+	// sends no early data).
+	sent bool
+
 	// peerClosed is set when the server closed or reset the connection.
 	// net/http reports a clean close that comes before the request is
 	// written as "server closed idle connection", an error that wraps
@@ -260,16 +267,34 @@ func NewKey() string {
 
 // do sends one API request, again on connection-level failures, with the
 // same body and idempotency key each time, and decodes the answer into out.
+//
+// For a request with a key, an error is an UncertainError when any attempt
+// may have been applied: it was sent, and no certain answer came back. An
+// earlier attempt counts too, even if the last one failed before sending.
 func (cl *Client) do(ctx context.Context, method, path string, body []byte, key string,
 	out any) error {
+	var maybeApplied bool
+	settle := func(err error, st *attempt) error {
+		if err == nil || key == "" {
+			return err
+		}
+		if st.sent && uncertain(err) {
+			maybeApplied = true
+		}
+		if maybeApplied {
+			return &UncertainError{Key: key, Err: err}
+		}
+		return err
+	}
 	for try := 0; ; try++ {
 		st := &attempt{now: cl.now()}
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
-		req, err := http.NewRequestWithContext(context.WithValue(ctx, attemptKey{}, st),
-			method, cl.base+path, rd)
+		tctx := httptrace.WithClientTrace(context.WithValue(ctx, attemptKey{}, st),
+			&httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { st.sent = true }})
+		req, err := http.NewRequestWithContext(tctx, method, cl.base+path, rd)
 		if err != nil {
 			return fmt.Errorf("request %s: %w", path, err)
 		}
@@ -282,10 +307,11 @@ func (cl *Client) do(ctx context.Context, method, path string, body []byte, key 
 		}
 		resp, err := cl.hc.Do(req)
 		if err == nil {
-			return decodeAnswer(resp, out)
+			return settle(decodeAnswer(resp, out), st)
 		}
 		err, retry := classify(err, st, cl.host, cl.addr)
-		if !retry || try >= cl.retries || cl.retries < 0 || ctx.Err() != nil {
+		if err = settle(err, st); !retry || try >= cl.retries || cl.retries < 0 ||
+			ctx.Err() != nil {
 			return err
 		}
 		select {
@@ -353,9 +379,6 @@ func (cl *Client) move(ctx context.Context, path string, req api.MoveRequest, ke
 	}
 	var m api.Movement
 	err = cl.do(ctx, http.MethodPost, path, body, key, &m)
-	if err != nil && uncertain(err) {
-		err = &UncertainError{Key: key, Err: err}
-	}
 	return m, err
 }
 

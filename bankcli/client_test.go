@@ -189,7 +189,7 @@ func TestRefusedAtHandshake(t *testing.T) {
 			"the server refused the client certificate: it is not issued by the bank's CA"},
 		{"server certificate as client certificate", offer(pki.Server(t)),
 			"the server refused the client certificate: it is not acceptable " +
-				"(wrong key usage, or it names no customer)"},
+				"(wrong key usage, no customer in it, or revoked)"},
 		{"expired client certificate", offer(pki.ExpiredClient(t, "alice")),
 			"the server refused the client certificate: it has expired"},
 		{"client offering only TLS 1.1", func(cfg *tls.Config) {
@@ -368,5 +368,50 @@ func TestClosedAfterHandshake(t *testing.T) {
 		if v := <-handshakes; v != tls.VersionTLS13 {
 			t.Errorf("handshake over %s, want TLS 1.3", tls.VersionName(v))
 		}
+	}
+}
+
+// TestRevokedRefusedAtHandshake: Go's server refuses a certificate its
+// revocation check rejects with the same alert as one of the wrong usage,
+// so the message names revocation among the causes and marks it.
+func TestRevokedRefusedAtHandshake(t *testing.T) {
+	pki := testpki.New(t, "banco test")
+	cert := pki.Server(t).TLS()
+	cfg, err := banksrv.NewTLSConfig(banksrv.TLSOptions{
+		GetCertificate: banksrv.NewCertHolder(&cert).GetCertificate,
+		ClientCAs:      pki.Pool(),
+		CheckClient:    func([]*x509.Certificate) error { return banksrv.ErrClientRevoked },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+
+	b := &bank{pki: pki, addr: ln.Addr().String()}
+	_, err = newClient(t, b.files(t, pki.Client(t, "alice"))).Deposit(context.Background(),
+		amount(t, "5"), bankcli.NewKey())
+	want := "the server refused the client certificate: it is not acceptable " +
+		"(wrong key usage, no customer in it, or revoked)"
+	var cre *bankcli.CertRefusedError
+	if !errors.As(err, &cre) || !cre.MaybeRevoked || err.Error() != want {
+		t.Errorf("error = %v (%#v)\nwant    %s", err, cre, want)
+	}
+	var ue *bankcli.UncertainError
+	if errors.As(err, &ue) {
+		t.Errorf("a refused handshake is reported as maybe applied: %v", err)
 	}
 }

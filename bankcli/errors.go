@@ -107,9 +107,14 @@ func (e *ServerCertError) Unwrap() error { return e.Err }
 // Unsure marks a connection closed right after a TLS 1.3 handshake with no
 // alert: a refused certificate whose alert was lost to a reset looks the
 // same as a server that stopped at that moment, so the message names both.
+//
+// MaybeRevoked marks the generic alert that Go's server sends whenever its
+// own checks refuse a certificate, revocation among them: the server cannot
+// choose a more precise alert, so the client cannot tell which check failed.
 type CertRefusedError struct {
-	Reason string // from the server's TLS alert
-	Unsure bool
+	Reason       string // from the server's TLS alert
+	Unsure       bool
+	MaybeRevoked bool
 }
 
 func (e *CertRefusedError) Error() string {
@@ -130,9 +135,29 @@ func (e *TLSError) Error() string {
 	return "the server ended the TLS handshake: " + e.Alert
 }
 
+// HandshakeError is a connection that broke, or timed out, before its TLS
+// handshake completed, for a reason the server did not give in an alert:
+// a server that closed the connection, does not speak TLS, or did not
+// answer. The request was not sent, so the bank cannot have applied it.
+type HandshakeError struct {
+	Addr string
+	Err  error
+}
+
+func (e *HandshakeError) Error() string {
+	if errors.Is(e.Err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no TLS connection with the server at %s: the handshake did not "+
+			"finish in time", e.Addr)
+	}
+	return fmt.Sprintf("no TLS connection with the server at %s: %s", e.Addr, causeText(e.Err))
+}
+
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
 // UncertainError is a money request that may have reached the bank and been
-// applied, though no answer came back: the connection broke after it was
-// sent, the answer was late, or the server failed. Sending it again under
+// applied, though no answer came back: on the last try or an earlier one,
+// the connection broke after it was sent, the answer was late, or the server
+// failed. Err is the last try's error. Sending it again under
 // Key is safe: the bank applies one key once and replays its first answer.
 type UncertainError struct {
 	Key string
@@ -144,8 +169,9 @@ func (e *UncertainError) Error() string { return e.Err.Error() }
 func (e *UncertainError) Unwrap() error { return e.Err }
 
 // uncertain reports whether a request that ended in err may still have been
-// applied. Failures before the request could be sent (files, names,
-// certificates, TLS refusals) and the bank's own refusals are certain.
+// applied, if it was sent at all (see attempt.sent). Failures before the
+// request could be sent (files, names, certificates, TLS refusals, broken
+// handshakes) and the bank's own refusals are certain.
 func uncertain(err error) bool {
 	var (
 		cre  *CertRefusedError
@@ -157,6 +183,7 @@ func uncertain(err error) bool {
 		res  *ResolveError
 		sce  *ServerCertError
 		tlse *TLSError
+		hse  *HandshakeError
 	)
 	switch {
 	case errors.As(err, &cre):
@@ -164,7 +191,8 @@ func uncertain(err error) bool {
 	case errors.As(err, &apie):
 		return apie.Status >= 500
 	case errors.As(err, &fe), errors.As(err, &ee), errors.As(err, &ue), errors.As(err, &unr),
-		errors.As(err, &res), errors.As(err, &sce), errors.As(err, &tlse):
+		errors.As(err, &res), errors.As(err, &sce), errors.As(err, &tlse),
+		errors.As(err, &hse):
 		return false
 	}
 	return true
@@ -187,10 +215,14 @@ var certAlerts = map[string]string{
 	tls.AlertError(48).Error():  "it is not issued by the bank's CA",
 	tls.AlertError(45).Error():  "it has expired",
 	tls.AlertError(44).Error():  "it has been revoked",
-	tls.AlertError(42).Error(): "it is not acceptable " +
-		"(wrong key usage, or it names no customer)",
+	alertBadCertificate: "it is not acceptable " +
+		"(wrong key usage, no customer in it, or revoked)",
 	tls.AlertError(46).Error(): "it is not acceptable (certificate unknown)",
 }
+
+// alertBadCertificate is the alert Go's server sends for any certificate its
+// own checks refuse (key usage, customer name, revocation in VerifyConnection).
+var alertBadCertificate = tls.AlertError(42).Error()
 
 // classify turns an error from a request into one of the errors above.
 // retry reports a connection-level failure worth another attempt.
@@ -204,7 +236,8 @@ func classify(err error, st *attempt, host, addr string) (_ error, retry bool) {
 	case errors.As(err, &opErr) && opErr.Op == "remote error":
 		alert := opErr.Err.Error()
 		if why, ok := certAlerts[alert]; ok {
-			return &CertRefusedError{Reason: why}, false
+			return &CertRefusedError{Reason: why, MaybeRevoked: alert == alertBadCertificate},
+				false
 		}
 		text := strings.TrimPrefix(alert, "tls: ")
 		if alert == tls.AlertError(70).Error() {
@@ -221,6 +254,11 @@ func classify(err error, st *attempt, host, addr string) (_ error, retry bool) {
 		// that is how a refused client certificate looks when the alert
 		// was lost to a reset, and also a server that crashed just then.
 		return &CertRefusedError{Unsure: true}, true
+	case !st.sent:
+		// No connection was handed to net/http: the dial or the handshake
+		// failed, so the request never left (the dial's own failure is
+		// above; here the handshake broke or timed out).
+		return &HandshakeError{Addr: addr, Err: err}, false
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("no answer from the server at %s in time: %w", addr, err), false
 	}

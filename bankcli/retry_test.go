@@ -2,11 +2,15 @@ package bankcli_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/banco/banco/bankcli"
 	"github.com/banco/banco/internal/testpki"
@@ -144,5 +148,98 @@ func TestLostAnswerNamesKey(t *testing.T) {
 		bankcli.NewKey())
 	if errors.As(err, &ue) {
 		t.Errorf("insufficient funds reported as uncertain: %v", err)
+	}
+}
+
+// TestNotSentIsCertain: a connection that breaks or times out before its
+// TLS handshake completes never carried the request, so the deposit is
+// certainly not applied: no UncertainError, and a message that says so.
+func TestNotSentIsCertain(t *testing.T) {
+	pki := testpki.New(t, "banco test")
+	tests := []struct {
+		name  string
+		serve func(net.Conn) // what the server does with each connection
+		want  string
+	}{
+		{"closed during the handshake", func(c net.Conn) {
+			_, _ = c.Read(make([]byte, 1024)) // the ClientHello, or part of it
+			c.Close()
+		}, "no TLS connection with the server at ADDR: "}, // EOF or a reset
+		{"no answer to the handshake", func(c net.Conn) {
+			_, _ = io.Copy(io.Discard, c)
+		}, "no TLS connection with the server at ADDR: the handshake did not finish in time"},
+		{"not a TLS server", func(c net.Conn) {
+			_, _ = c.Read(make([]byte, 1024))
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			c.Close()
+		}, "no TLS connection with the server at ADDR: http: server gave HTTP response " +
+			"to HTTPS client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go tt.serve(c)
+				}
+			}()
+			b := &bank{pki: pki, addr: ln.Addr().String()}
+			cfg := b.files(t, pki.Client(t, "alice"))
+			cfg.Timeout = 300 * time.Millisecond
+			_, err = newClient(t, cfg).Deposit(context.Background(), amount(t, "5"),
+				bankcli.NewKey())
+			var hse *bankcli.HandshakeError
+			var ue *bankcli.UncertainError
+			want := strings.ReplaceAll(tt.want, "ADDR", b.addr)
+			got := fmt.Sprint(err)
+			if strings.HasSuffix(want, " ") {
+				got = got[:min(len(got), len(want))]
+			}
+			if !errors.As(err, &hse) || errors.As(err, &ue) || got != want {
+				t.Errorf("error = %v (%T)\nwant    %s, not maybe applied", err, err, want)
+			}
+		})
+	}
+}
+
+// TestEarlierTryMayHaveApplied: the first try is sent and its answer lost;
+// the retry cannot even connect. The last error alone is certain, but the
+// first try may have moved the money, so the result is an UncertainError.
+func TestEarlierTryMayHaveApplied(t *testing.T) {
+	pki := testpki.New(t, "banco test")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{pki.Server(t).TLS()},
+		ClientAuth:   tls.RequireAnyClientCert,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c, err := ln.Accept()
+		ln.Close() // nothing listens for the retry
+		if err != nil {
+			return
+		}
+		_, _ = c.Read(make([]byte, 4096)) // the request, after the handshake
+		c.Close()
+	}()
+	b := &bank{pki: pki, addr: ln.Addr().String()}
+	cfg := b.files(t, pki.Client(t, "alice"))
+	cfg.Retries, cfg.Backoff = 1, time.Millisecond
+	key := bankcli.NewKey()
+	_, err = newClient(t, cfg).Deposit(context.Background(), amount(t, "5"), key)
+	var ue *bankcli.UncertainError
+	var unr *bankcli.UnreachableError
+	if !errors.As(err, &ue) || ue.Key != key || !errors.As(err, &unr) {
+		t.Errorf("error = %v (%T), want an UncertainError with key %s around an "+
+			"UnreachableError", err, err, key)
 	}
 }

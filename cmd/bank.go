@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -98,8 +100,9 @@ func (a *App) runBalance(ctx context.Context, o *bankOptions) error {
 
 type moveOptions struct {
 	bankOptions
-	to  string
-	key string
+	to    string
+	key   string
+	flags *pflag.FlagSet // as parsed, to repeat the user's flags in advice
 }
 
 var moveHelp = map[ledger.Kind]struct{ short, example, done string }{
@@ -124,8 +127,9 @@ kept across retries, so it is applied once even if sent twice. When no
 answer comes back, the error shows the key: run the same command again with
 --idempotency-key KEY, and the bank applies it at most once.` + bankFlagsHelp,
 		Example: h.example,
-		Args:    exactArgs(1, "an AMOUNT, such as 12.50"),
+		Args:    oneArg("AMOUNT", "an AMOUNT, such as 12.50"),
 		RunE: func(c *cobra.Command, args []string) error {
+			o.flags = c.Flags()
 			return a.runMove(c.Context(), kind, o, args[0])
 		},
 	}
@@ -155,7 +159,7 @@ func negativeAmountError(c *cobra.Command, err error) error {
 func (a *App) runMove(ctx context.Context, kind ledger.Kind, o *moveOptions, arg string) error {
 	amount, err := ledger.ParseAmount(arg)
 	if err != nil {
-		return withHint(err, "write the amount as digits with at most 2 decimals, such as 12.50")
+		return withHint(err, amountHints(arg)...)
 	}
 	if kind == ledger.Transfer {
 		if o.to == "" {
@@ -188,9 +192,6 @@ func (a *App) runMove(ctx context.Context, kind ledger.Kind, o *moveOptions, arg
 	if err != nil {
 		return a.moveError(err, kind, arg, o)
 	}
-	if m.Replayed {
-		a.Debugf("the server had already applied this request; this is its first answer")
-	}
 	if o.json {
 		return printJSON(a.Out, m)
 	}
@@ -198,8 +199,14 @@ func (a *App) runMove(ctx context.Context, kind ledger.Kind, o *moveOptions, arg
 	if kind == ledger.Transfer {
 		line += " to " + m.To
 	}
-	_, err = fmt.Fprintf(a.Out, "%s; balance %s\n", line, m.Balance)
-	return err
+	if _, err := fmt.Fprintf(a.Out, "%s; balance %s\n", line, m.Balance); err != nil {
+		return err
+	}
+	if m.Replayed {
+		a.Infof("already applied under idempotency key %s: nothing moved again; "+
+			"this is the bank's first answer", key)
+	}
+	return nil
 }
 
 // moveError is bankError for a money request, which adds, when the request
@@ -209,28 +216,47 @@ func (a *App) moveError(err error, kind ledger.Kind, amount string, o *moveOptio
 	if !errors.As(err, &ue) {
 		return a.bankError(err, &o.bankOptions)
 	}
-	again := "banco " + string(kind) + " " + amount
+	target := targetFlags(o)
+	again := append([]string{"banco", string(kind), amount}, target...)
 	if kind == ledger.Transfer {
-		again += " --to " + o.to
+		again = append(again, "--to", o.to)
 	}
-	if o.client != "" {
-		again += " --client " + o.client
+	again = append(again, "--idempotency-key", ue.Key)
+	hints := []string{
+		"the bank may have applied it; see with: " +
+			shellJoin(append([]string{"banco", "history"}, target...)),
+		"send it again safely (applied at most once): " + shellJoin(again),
 	}
-	again += " --idempotency-key " + ue.Key
-	hint := "the bank may have applied it; check with banco history, or send it again " +
-		"safely (applied at most once): " + again
 	err = a.bankError(ue.Err, &o.bankOptions)
 	var he *hintError
 	if errors.As(err, &he) {
-		return withHint(he.err, append(he.hints, hint)...)
+		return withHint(he.err, append(he.hints, hints...)...)
 	}
-	return withHint(err, hint)
+	return withHint(err, hints...)
+}
+
+// targetFlags repeats the flags that say which bank a request went to and as
+// whom, so that a command built from them goes to the same place: each the
+// user gave, and the customer however it was chosen.
+func targetFlags(o *moveOptions) []string {
+	var words []string
+	for _, name := range []string{"home", "server", "connect-to", "client", "cert", "key",
+		"cacert"} {
+		switch {
+		case name == "client" && o.client != "":
+			words = append(words, "--client", o.client)
+		case name != "client" && o.flags != nil && o.flags.Changed(name):
+			words = append(words, "--"+name, o.flags.Lookup(name).Value.String())
+		}
+	}
+	return words
 }
 
 type historyOptions struct {
 	bankOptions
-	limit  int
-	before int64
+	limit    int
+	limitSet bool // --limit was given, so 0 is a mistake, not the default
+	before   int64
 }
 
 func newHistoryCmd(a *App) *cobra.Command {
@@ -244,6 +270,7 @@ the next page.` + bankFlagsHelp,
 		Example: "  $ banco history --limit 10\n  $ banco history --before 42 --json",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o.limitSet = c.Flags().Changed("limit")
 			return a.runHistory(c.Context(), o)
 		},
 	}
@@ -256,7 +283,7 @@ the next page.` + bankFlagsHelp,
 }
 
 func (a *App) runHistory(ctx context.Context, o *historyOptions) error {
-	if o.limit < 0 || o.limit > ledger.MaxHistoryLimit {
+	if o.limit < 0 || o.limit > ledger.MaxHistoryLimit || o.limitSet && o.limit == 0 {
 		return usageErrorf("--limit must be from 1 to %d", ledger.MaxHistoryLimit)
 	}
 	if o.before < 0 {
@@ -388,6 +415,7 @@ func (a *App) bankError(err error, o *bankOptions) error {
 		sce  *bankcli.ServerCertError
 		cre  *bankcli.CertRefusedError
 		tlse *bankcli.TLSError
+		hse  *bankcli.HandshakeError
 		apie *bankcli.APIError
 	)
 	switch {
@@ -411,14 +439,22 @@ func (a *App) bankError(err error, o *bankOptions) error {
 	case errors.As(err, &sce):
 		return withHint(err, "--cacert must be the bank's root (root_ca.crt from "+enroll+
 			"), and --server must use a name in the server's certificate")
+	case errors.As(err, &cre) && cre.MaybeRevoked:
+		return withHint(err, "see what the certificate holds: banco inspect "+shellQuote(o.cert),
+			"if it looks right, ask the bank whether it was revoked "+
+				"(then you need a new certificate)")
 	case errors.As(err, &cre) && cre.Unsure:
 		return withHint(err, "if the bank is running, check that the certificate is from "+
-			"its CA and not revoked: banco inspect "+o.cert)
+			"its CA and not revoked: banco inspect "+shellQuote(o.cert))
 	case errors.As(err, &cre):
 		return withHint(err, "use a valid client certificate from this bank's CA: "+enroll)
 	case errors.As(err, &tlse):
 		return withHint(err, "check that --server and --connect-to reach banco serve, "+
 			"not another server or a proxy")
+	case errors.As(err, &hse):
+		return withHint(err, "the request was not sent, so nothing changed",
+			"check that --server and --connect-to reach banco serve, "+
+				"not another server or a proxy")
 	case errors.As(err, &apie):
 		return apiHint(apie)
 	}
@@ -437,4 +473,52 @@ func apiHint(e *bankcli.APIError) error {
 		return withHint(e, "the bank's log has the details under request id "+e.RequestID)
 	}
 	return e
+}
+
+var (
+	thousandsRE    = regexp.MustCompile(`^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?$`)
+	decimalCommaRE = regexp.MustCompile(`^[0-9]+,[0-9]{1,2}$`)
+)
+
+// amountHints says how to fix an amount that ledger.ParseAmount refused,
+// when the fix is clear from what was typed. The error already states the
+// rule, so where no fix is clear there is no hint rather than the rule again.
+func amountHints(s string) []string {
+	if strings.ContainsFunc(s, unicode.IsSpace) {
+		joined := strings.Join(strings.Fields(s), "")
+		if a, err := ledger.ParseAmount(joined); err == nil {
+			return []string{"no spaces in an amount: " + a.String()}
+		}
+		return append([]string{"no spaces in an amount"}, amountHints(joined)...)
+	}
+	var fix string
+	switch {
+	case decimalCommaRE.MatchString(s):
+		return hintIfValid("use a dot for decimals: ", strings.Replace(s, ",", ".", 1))
+	case thousandsRE.MatchString(s):
+		return hintIfValid("leave out the thousands separators: ", strings.ReplaceAll(s, ",", ""))
+	case strings.HasPrefix(s, "."):
+		fix = "0" + s
+	case strings.HasSuffix(s, "."):
+		whole := strings.TrimSuffix(s, ".")
+		if a, err := ledger.ParseAmount(whole); err == nil {
+			return []string{"write " + whole + " or " + a.String()}
+		}
+	case len(s) > 1 && s[0] == '0':
+		fix = strings.TrimLeft(s, "0")
+	}
+	if fix == "" {
+		return nil
+	}
+	return hintIfValid("write ", fix)
+}
+
+// hintIfValid is the hint prefix+amount, with amount written as the bank
+// writes it, if it is a valid amount.
+func hintIfValid(prefix, amount string) []string {
+	a, err := ledger.ParseAmount(amount)
+	if err != nil {
+		return nil
+	}
+	return []string{prefix + a.String()}
 }

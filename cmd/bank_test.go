@@ -2,11 +2,14 @@ package cmd
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/banco/banco/bankcli"
+	"github.com/banco/banco/banksrv"
 	"github.com/banco/banco/internal/testpki"
 )
 
@@ -43,6 +47,7 @@ type bankHome struct {
 	home Home
 	env  map[string]string
 	now  func() time.Time // the client commands' clock; nil means time.Now
+	addr string           // where serve listens; "" means a free loopback port
 }
 
 func newBankHome(t *testing.T) *bankHome {
@@ -64,8 +69,8 @@ func (h *bankHome) serve(t *testing.T, logFormat string) (string, *syncBuffer) {
 	a := &App{Out: &bytes.Buffer{}, Err: stderr, Now: time.Now,
 		Getenv: func(k string) string { return h.env[k] }}
 	ready := make(chan string, 1)
-	o := &serveOptions{addr: "127.0.0.1:0", logFormat: logFormat, logLevel: "info",
-		ready: func(addr string) { ready <- addr }}
+	o := &serveOptions{addr: cmp.Or(h.addr, "127.0.0.1:0"), logFormat: logFormat,
+		logLevel: "info", ready: func(addr string) { ready <- addr }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.runServe(ctx, o) }()
@@ -225,8 +230,7 @@ func TestBankCommandErrors(t *testing.T) {
 				"banco: hint: see what you have: banco balance\n"},
 		{"invalid amount", []string{"deposit", "1e3", "--client", "alice"}, 1,
 			"banco: error: invalid amount \"1e3\": use digits with an optional dot and up to " +
-				"2 decimals, such as 12.50\n" +
-				"banco: hint: write the amount as digits with at most 2 decimals, such as 12.50\n"},
+				"2 decimals, such as 12.50\n"},
 		{"no such recipient", []string{"transfer", "1", "--to", "carol", "--client", "alice"}, 1,
 			"banco: error: no customer named \"carol\" has an account\n" +
 				"banco: hint: check the name; an account opens on its customer's first request\n"},
@@ -286,11 +290,30 @@ func TestBankCommandErrors(t *testing.T) {
 	if code != 1 || errOut != want {
 		t.Errorf("withdraw -5: exit %d\n%s\nwant\n%s", code, errOut, want)
 	}
-	for _, bad := range []string{"0", "5,00", " 5", "12.345", "1000000000.01", "01", "",
-		"-5.00"} {
-		_, errOut, code := h.run("deposit", bad, "--client", "alice")
-		if code != 1 || !strings.HasPrefix(errOut, "banco: error: invalid amount ") {
-			t.Errorf("deposit %q: exit %d, stderr %q", bad, code, errOut)
+	// The hint says how to fix the amount when that is clear from what was
+	// typed, and is left out when it could only repeat the error's rule.
+	for _, tt := range []struct{ amount, hints string }{
+		{"5,00", "use a dot for decimals: 5.00"},
+		{"5,5", "use a dot for decimals: 5.50"},
+		{" 5", "no spaces in an amount: 5.00"},
+		{"1 000,50", "no spaces in an amount\nbanco: hint: use a dot for decimals: 1000.50"},
+		{"1,000.50", "leave out the thousands separators: 1000.50"},
+		{".5", "write 0.50"},
+		{"5.", "write 5 or 5.00"},
+		{"01", "write 1.00"},
+		{"0", ""}, {"12.345", ""}, {"1000000000.01", ""}, {"", ""}, {"abc", ""},
+		{"-5.00", "an amount is positive; to take money out, use banco withdraw"},
+	} {
+		_, errOut, code := h.run("deposit", tt.amount, "--client", "alice")
+		first, rest, _ := strings.Cut(errOut, "\n")
+		want := ""
+		if tt.hints != "" {
+			want = "banco: hint: " + tt.hints + "\n"
+		}
+		if code != 1 || !strings.HasPrefix(first, "banco: error: invalid amount ") ||
+			rest != want {
+			t.Errorf("deposit %q: exit %d, stderr:\n%s\nwant the error, then:\n%s", tt.amount,
+				code, errOut, want)
 		}
 	}
 	if out, _, _ := h.run("balance", "--client", "alice"); out != "balance 10.00\n" {
@@ -308,10 +331,48 @@ func TestServeErrors(t *testing.T) {
 	if code != 1 || errOut != want {
 		t.Errorf("serve without files: exit %d\n%s\nwant\n%s", code, errOut, want)
 	}
+	_, errOut, code = h.run("serve", "--addr", "nonsense")
+	want = "banco: error: --addr \"nonsense\": want HOST:PORT, such as 127.0.0.1:8443 or :8443\n" +
+		"usage: banco serve [flags]\n" +
+		"run 'banco serve --help' for more\n"
+	if code != 2 || errOut != want {
+		t.Errorf("serve --addr nonsense: exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
 	_, errOut, code = h.run("serve", "--log-format", "xml")
 	want = "banco: error: --log-format \"xml\": use text or json\n"
 	if code != 2 || !strings.HasPrefix(errOut, want) {
 		t.Errorf("serve --log-format xml: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestServeListenErrors: only an address in use suggests that another banco
+// serve holds it; other listen errors say what --addr takes.
+func TestServeListenErrors(t *testing.T) {
+	h := newBankHome(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	tests := []struct{ addr, stderr string }{
+		{taken.Addr().String(), "banco: error: listen on ADDR: listen tcp ADDR: bind: " +
+			"address already in use\n" +
+			"banco: hint: is another banco serve running? choose another address with --addr\n"},
+		// The cause's words vary by system ("unknown port"); the advice does not.
+		{"127.0.0.1:no-such-port", "banco: error: listen on ADDR: CAUSE\n" +
+			"banco: hint: --addr takes HOST:PORT, where HOST is a name or address of this " +
+			"machine (or empty for all of them), such as 127.0.0.1:8443 or :8443\n"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := h.run("serve", "--addr", tt.addr)
+		want := strings.ReplaceAll(tt.stderr, "ADDR", tt.addr)
+		if cause := regexp.MustCompile(`(?m)^banco: error: listen on \S+: (.+)$`).
+			FindStringSubmatch(errOut); cause != nil && strings.Contains(want, "CAUSE") {
+			want = strings.Replace(want, "CAUSE", cause[1], 1)
+		}
+		if code != 1 || errOut != want {
+			t.Errorf("serve --addr %s: exit %d\n%s\nwant\n%s", tt.addr, code, errOut, want)
+		}
 	}
 }
 
@@ -339,10 +400,16 @@ func TestServeJSONLog(t *testing.T) {
 
 // TestMoveAnswerLost: a peer that takes the request as the bank would and
 // hangs up without an answer. The error says the deposit may have been
-// applied and how to send it again under its key; sent so to the real bank,
-// twice, it is applied once.
+// applied and how to see it and to send it again under its key, with every
+// flag that says where and as whom, quoted for the shell. Pasted as shown,
+// with the real bank now at that address, the command is applied once and
+// says so the second time.
 func TestMoveAnswerLost(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no POSIX shell to read the suggested command back:", err)
+	}
 	h := newBankHome(t)
+	delete(h.env, "BANCO_HOME")
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{h.pki.Server(t).TLS()},
 		ClientAuth:   tls.RequireAnyClientCert,
@@ -350,7 +417,6 @@ func TestMoveAnswerLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -361,35 +427,180 @@ func TestMoveAnswerLost(t *testing.T) {
 			c.Close()
 		}
 	}()
-	h.env["BANCO_CONNECT_TO"] = ln.Addr().String()
-	out, errOut, code := h.run("deposit", "5", "--client", "alice")
-	m := regexp.MustCompile(`(?m)^banco: hint: the bank may have applied it; check with ` +
-		`banco history, or send it again safely \(applied at most once\): ` +
-		`banco deposit 5 --client alice --idempotency-key (\S+)$`).FindStringSubmatch(errOut)
-	if code != 1 || out != "" || m == nil {
-		t.Fatalf("deposit with the answer lost: exit %d, stdout %q, stderr:\n%s", code, out,
-			errOut)
-	}
+	addr := ln.Addr().String()
+	cacert := filepath.Join(t.TempDir(), "the bank's root", "root ca.crt")
+	copyFile(t, filepath.Join(h.home.ClientDir("alice"), RootCertFile), cacert)
+	quoted := `'` + filepath.Dir(filepath.Dir(cacert)) + `/the bank'\''s root/root ca.crt'`
+	target := "--home " + string(h.home) + " --connect-to " + addr + " --client alice " +
+		"--cacert " + quoted
+
+	out, errOut, code := h.run("deposit", "5", "--client", "alice", "--home", string(h.home),
+		"--cacert", cacert, "--connect-to", addr)
+	ln.Close()
 	// A TLS 1.3 server that closes without an answer may have refused the
 	// certificate or stopped: the message names both, and never says EOF.
 	want := "banco: error: the server closed the connection right after the TLS handshake: " +
 		"it refused the client certificate, or it stopped\n" +
 		"banco: hint: if the bank is running, check that the certificate is from its CA and " +
 		"not revoked: banco inspect " + filepath.Join(h.home.ClientDir("alice"), "client.crt") +
-		"\n"
-	if !strings.HasPrefix(errOut, want) {
-		t.Errorf("deposit with the answer lost: stderr\n%s\ndoes not start with\n%s", errOut, want)
+		"\n" +
+		"banco: hint: the bank may have applied it; see with: banco history " + target + "\n" +
+		"banco: hint: send it again safely (applied at most once): banco deposit 5 " + target +
+		" --idempotency-key KEY\n"
+	key := regexp.MustCompile(`--idempotency-key (\S+)\n$`).FindStringSubmatch(errOut)
+	if code != 1 || out != "" || key == nil ||
+		strings.ReplaceAll(errOut, key[1], "KEY") != want {
+		t.Fatalf("deposit with the answer lost: exit %d, stdout %q, stderr:\n%s\nwant:\n%s",
+			code, out, errOut, want)
 	}
 
+	h.addr, h.env["BANCO_HOME"] = addr, string(h.home)
 	h.serve(t, "text")
-	for i := 0; i < 2; i++ {
-		out, errOut, code = h.run("deposit", "5", "--client", "alice", "--idempotency-key", m[1])
-		if code != 0 || out != "deposited 5.00; balance 5.00\n" {
-			t.Errorf("deposit again under key %s: exit %d, %q, %s", m[1], code, out, errOut)
+	delete(h.env, "BANCO_HOME") // the suggested commands name it
+	delete(h.env, "BANCO_CONNECT_TO")
+	_, again, _ := strings.Cut(errOut, "(applied at most once): ")
+	words := shellWords(t, strings.TrimSpace(again))
+	for i, wantErr := range []string{"", "already applied under idempotency key " + key[1] +
+		": nothing moved again; this is the bank's first answer\n"} {
+		out, errOut, code = h.run(words[1:]...)
+		if code != 0 || out != "deposited 5.00; balance 5.00\n" || errOut != wantErr {
+			t.Errorf("send %d as suggested: exit %d, %q, stderr %q, want %q", i+1, code, out,
+				errOut, wantErr)
 		}
 	}
-	if out, _, _ := h.run("balance", "--client", "alice"); out != "balance 5.00\n" {
-		t.Errorf("balance after the deposit was sent three times under one key: %q", out)
+	words = shellWords(t, "banco history "+target)
+	if out, _, _ := h.run(append(words[1:], "--json")...); !strings.Contains(out,
+		`"balance": "5.00"`) || strings.Count(out, `"kind": "deposit"`) != 1 {
+		t.Errorf("history as suggested, after the deposit was sent three times under one "+
+			"key:\n%s", out)
+	}
+}
+
+// TestMoveNotSent: a connection that breaks during the TLS handshake never
+// carried the request, so the error says nothing moved and offers no resend.
+func TestMoveNotSent(t *testing.T) {
+	h := newBankHome(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 4096)) // the ClientHello
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	addr := ln.Addr().String()
+	out, errOut, code := h.run("withdraw", "5", "--client", "alice", "--connect-to", addr)
+	want := "banco: error: no TLS connection with the server at " + addr + ": http: server " +
+		"gave HTTP response to HTTPS client\n" +
+		"banco: hint: the request was not sent, so nothing changed\n" +
+		"banco: hint: check that --server and --connect-to reach banco serve, not another " +
+		"server or a proxy\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Errorf("withdraw from a server that is not TLS: exit %d, stdout %q, stderr:\n%s\n"+
+			"want:\n%s", code, out, errOut, want)
+	}
+}
+
+// TestBankRevokedHint: a revoked certificate is refused with the alert Go
+// sends for any certificate its checks reject, so the message names
+// revocation among the causes and the hints say how to tell which.
+func TestBankRevokedHint(t *testing.T) {
+	h := newBankHome(t)
+	cert := h.pki.Server(t).TLS()
+	cfg, err := banksrv.NewTLSConfig(banksrv.TLSOptions{
+		GetCertificate: banksrv.NewCertHolder(&cert).GetCertificate,
+		ClientCAs:      h.pki.Pool(),
+		CheckClient:    func([]*x509.Certificate) error { return banksrv.ErrClientRevoked },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	h.env["BANCO_CONNECT_TO"] = ln.Addr().String()
+	out, errOut, code := h.run("deposit", "5", "--client", "alice")
+	want := "banco: error: the server refused the client certificate: it is not acceptable " +
+		"(wrong key usage, no customer in it, or revoked)\n" +
+		"banco: hint: see what the certificate holds: banco inspect " +
+		filepath.Join(h.home.ClientDir("alice"), ClientCertFile) + "\n" +
+		"banco: hint: if it looks right, ask the bank whether it was revoked (then you need " +
+		"a new certificate)\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Errorf("deposit with a revoked certificate: exit %d, stdout %q, stderr:\n%s\n"+
+			"want:\n%s", code, out, errOut, want)
+	}
+}
+
+// TestBankUsage pins the usage mistakes of the client commands: argument
+// counts and --limit, all refused before connecting.
+func TestBankUsage(t *testing.T) {
+	h := newBankHome(t)
+	h.env["BANCO_CONNECT_TO"] = "127.0.0.1:1" // never reached
+	tests := []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"deposit", "5", "6"}, "banco: error: banco deposit takes exactly one AMOUNT, " +
+			"got 2: 5 6\n"},
+		{[]string{"withdraw"}, "banco: error: banco withdraw needs an AMOUNT, such as 12.50\n"},
+		{[]string{"transfer", "1", "000", "--to", "bob"}, "banco: error: banco transfer takes " +
+			"exactly one AMOUNT, got 2: 1 000\n"},
+		{[]string{"history", "--limit", "0"}, "banco: error: --limit must be from 1 to 1000\n"},
+		{[]string{"history", "--limit", "-1"}, "banco: error: --limit must be from 1 to 1000\n"},
+		{[]string{"history", "--limit", "1001"}, "banco: error: --limit must be from 1 to 1000\n"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := h.run(append(tt.args, "--client", "alice")...)
+		first, _, _ := strings.Cut(errOut, "\n")
+		if code != 2 || first+"\n" != tt.stderr || !strings.Contains(errOut, "\nusage: banco ") {
+			t.Errorf("banco %s: exit %d, stderr:\n%s\nwant it to start with:\n%s",
+				strings.Join(tt.args, " "), code, errOut, tt.stderr)
+		}
+	}
+}
+
+// shellWords splits a command line as a POSIX shell does.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", "printf '%s\\n' "+line).Output()
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -388,7 +388,7 @@ Hand it over privately: whoever holds it can enroll as NAME.`,
 		Example: `  $ banco ca token alice --client
   $ banco ca token banco.local --server --san 192.168.1.10 --ttl 30m
   $ banco ca token 1234567890 --revoke`,
-		Args: exactArgs(1, "NAME"),
+		Args: oneName("NAME", "NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.runCAToken(args[0], o)
 		},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/banco/banco/ca"
 	"github.com/banco/banco/enroll"
+	"github.com/banco/banco/internal/identity"
 	"github.com/banco/banco/internal/secfile"
 )
 
@@ -109,7 +110,7 @@ CA's end.`, ca.DefaultDays),
 		Example: `  $ banco enroll client alice
   $ banco enroll client "Cliente Premium" --days 30
   $ banco enroll client alice --token "$TOKEN"   # from banco ca serve, on another machine`,
-		Args: exactArgs(1, "the customer's NAME"),
+		Args: oneName("NAME", "the customer's NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.name = args[0]
 			o.daysSet = c.Flags().Changed("days")
@@ -289,7 +290,8 @@ func enrollError(err error, kind ca.Kind) error {
 	case errors.As(err, &ne) && kind == ca.KindServer:
 		return withHint(err, "--name and --san take DNS names (banco.local) or IP addresses")
 	case errors.As(err, &ne):
-		return withHint(err, "quote a name with spaces: banco enroll client \"Ana Lima\"")
+		return withHint(err, fmt.Sprintf("a customer name is 1 to %d bytes of letters, "+
+			"digits, spaces and . _ - @, such as alice or \"Ana Lima\"", identity.MaxNameLen))
 	case errors.As(err, &ee):
 		return withHint(err, "pass --force to replace them, or --out DIR to write elsewhere")
 	}

@@ -275,3 +275,50 @@ func TestEnrollRefusesReadableCAKey(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
+
+// TestEnrollNameHints: a name in pieces was most likely split by the shell,
+// so the hint shows it quoted; a bad name in one piece gets the rule for
+// names instead. banco ca token reads names the same way.
+func TestEnrollNameHints(t *testing.T) {
+	home := initHome(t)
+	rule := "banco: hint: a customer name is 1 to 64 bytes of letters, digits, spaces and " +
+		". _ - @, such as alice or \"Ana Lima\"\n"
+	long := strings.Repeat("a", 200)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"name in two pieces", []string{"enroll", "client", "Ana", "Lima"}, 2,
+			"banco: error: banco enroll client takes exactly one NAME, got 2: Ana Lima\n" +
+				"banco: hint: quote a name with spaces: banco enroll client \"Ana Lima\"\n" +
+				"usage: banco enroll client NAME [flags]\n" +
+				"run 'banco enroll client --help' for more\n"},
+		{"token name in two pieces", []string{"ca", "token", "Ana", "Lima", "--client"}, 2,
+			"banco: error: banco ca token takes exactly one NAME, got 2: Ana Lima\n" +
+				"banco: hint: quote a name with spaces: banco ca token \"Ana Lima\"\n" +
+				"usage: banco ca token NAME (--client | --server | --revoke) [flags]\n" +
+				"run 'banco ca token --help' for more\n"},
+		{"path", []string{"enroll", "client", "../x"}, 1,
+			"banco: error: customer name \"../x\" has the character '/'; use letters, digits, " +
+				"spaces and . _ - @\n" + rule},
+		{"too long", []string{"enroll", "client", long}, 1,
+			"banco: error: customer name \"" + long + "\" is longer than 64 bytes\n" + rule},
+		{"distinguished name", []string{"ca", "token", "CN=evil,O=x", "--client"}, 1,
+			"banco: error: customer name \"CN=evil,O=x\" has the character '='; use letters, " +
+				"digits, spaces and . _ - @\n" + rule},
+		{"dot dot", []string{"ca", "token", "..", "--client"}, 1,
+			"banco: error: customer name \"..\" is not allowed\n" + rule},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, code := bancoRun(t, pwEnv(), append([]string{"--home", home},
+				tt.args...)...)
+			if code != tt.code || out != "" || stderr != tt.stderr {
+				t.Errorf("banco %s: exit %d (want %d), stdout %q, stderr:\n%s\nwant:\n%s",
+					strings.Join(tt.args, " "), code, tt.code, out, stderr, tt.stderr)
+			}
+		})
+	}
+}

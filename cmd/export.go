@@ -43,7 +43,7 @@ $BANCO_P12_PASSWORD, else asked twice): AES-256 with PBKDF2-SHA-256. Use
 		Example: `  $ banco export p12 alice
   $ curl --cert-type P12 --cert alice.p12:PASSWORD --cacert root_ca.crt \
       https://banco.local:8443/v1/balance`,
-		Args: exactArgs(1, "the customer's NAME"),
+		Args: oneName("NAME", "the customer's NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.runExportP12(args[0], o)
 		},

@@ -34,7 +34,7 @@ without its intermediate, a chain that does not lead to this banco CA's
 root (--root FILE, else the banco home's CA, else root_ca.crt next to
 FILE), and, on the CA's host, a revoked certificate.`,
 		Example: `  $ banco inspect ~/.config/banco/server/server.crt`,
-		Args:    exactArgs(1, "a FILE"),
+		Args:    oneArg("FILE", "a FILE"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.runInspect(args[0], o)
 		},

@@ -45,7 +45,7 @@ Reasons (RFC 5280): unspecified, key-compromise, affiliation-changed,
 superseded, cessation-of-operation.`,
 		Example: `  $ banco revoke alice --reason key-compromise
   $ banco revoke 0x5f3a... --token "$TOKEN"`,
-		Args: exactArgs(1, "a SERIAL or NAME"),
+		Args: oneName("SERIAL or NAME", "a SERIAL or NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.tokenSet = c.Flags().Changed("token") || c.Flags().Changed("token-file")
 			return a.runRevoke(c.Context(), args[0], o)

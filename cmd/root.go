@@ -88,6 +88,12 @@ configuration directory.`,
   $ banco deposit 100 --connect-to 127.0.0.1:8443`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// With Args set, cobra leaves an unknown command to unknownCommand
+		// rather than reporting it as a multi-line error of its own; RunE
+		// makes the root runnable, or cobra would print help before Args.
+		Args:                       unknownCommand,
+		SuggestionsMinimumDistance: 2,
+		RunE:                       func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
 	root.PersistentFlags().StringVar(&a.homeFlag, "home", "",
 		"banco's folder (default $BANCO_HOME, else the user's config folder)")
@@ -192,7 +198,7 @@ func (a *App) report(cmd *cobra.Command, err error) int {
 		}
 	}
 	var ue *usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) {
 		if cmd != nil {
 			fmt.Fprintf(a.Err, "usage: %s\n", cmd.UseLine())
 			fmt.Fprintf(a.Err, "run '%s --help' for more\n", cmd.CommandPath())
@@ -202,10 +208,21 @@ func (a *App) report(cmd *cobra.Command, err error) int {
 	return 1
 }
 
-// isCobraUsage recognises the one usage mistake cobra reports as a plain
-// error: an unknown subcommand. Argument counts use usageError (see args.go).
-func isCobraUsage(err error) bool {
-	return strings.HasPrefix(err.Error(), "unknown command ")
+// unknownCommand reports the first word after banco that names no command,
+// with the commands it may be a typo of.
+func unknownCommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	err := usageErrorf("unknown command %q", args[0])
+	var names []string
+	for _, s := range c.SuggestionsFor(args[0]) {
+		names = append(names, c.CommandPath()+" "+s)
+	}
+	if len(names) == 0 {
+		return err
+	}
+	return withHint(err, "did you mean "+strings.Join(names, " or ")+"?")
 }
 
 // oneLine keeps an error message to one line on the terminal.

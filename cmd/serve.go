@@ -103,6 +103,9 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return usageErrorf("--addr %q: want HOST:PORT, such as 127.0.0.1:8443 or :8443", o.addr)
+	}
 	if err := a.serveDefaults(o); err != nil {
 		return err
 	}
@@ -157,8 +160,7 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return withHint(fmt.Errorf("listen on %s: %w", o.addr, err),
-			"is another banco serve running? choose another address with --addr")
+		return listenError(err, o.addr)
 	}
 	rev.firstUpdate(ctx)
 	a.serveBanner(ln.Addr().String(), cert.Leaf, roots[0], redactDSN(o.db))
@@ -271,4 +273,18 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usageErrorf("--log-format %q: use text or json", format)
+}
+
+// listenError adds what to do when the address in --addr cannot be used.
+func listenError(err error, addr string) error {
+	err = fmt.Errorf("listen on %s: %w", addr, err)
+	switch {
+	case addrInUse(err):
+		return withHint(err, "is another banco serve running? choose another address with --addr")
+	case errors.Is(err, fs.ErrPermission):
+		return withHint(err, "ports below 1024 need elevated rights; choose another, "+
+			"such as --addr 127.0.0.1:8443")
+	}
+	return withHint(err, "--addr takes HOST:PORT, where HOST is a name or address of this "+
+		"machine (or empty for all of them), such as 127.0.0.1:8443 or :8443")
 }
