@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/banco/banco/banksrv"
 	"github.com/banco/banco/enroll"
+	"github.com/banco/banco/internal/logbuf"
 	"github.com/banco/banco/internal/memlimit"
 	"github.com/banco/banco/internal/secfile"
 	"github.com/banco/banco/ledger"
@@ -99,7 +101,15 @@ connections cost less; GOMEMLIMIT, if set, is used instead.`,
 }
 
 func (a *App) runServe(ctx context.Context, o *serveOptions) error {
-	logger, err := newLogger(a.Err, o.logFormat, o.logLevel)
+	logOut := a.Err
+	if f, ok := a.Err.(*os.File); ok {
+		// A real stderr: a line per request costs a write system call,
+		// so lines are gathered and written by their own goroutine.
+		lb := logbuf.New(f)
+		defer lb.Close()
+		logOut = lb
+	}
+	logger, err := newLogger(logOut, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -185,6 +195,9 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("serve on %s: %w", o.addr, err)
+	}
+	if lb, ok := logOut.(*logbuf.Writer); ok {
+		_ = lb.Close() // the last requests' lines before the last word
 	}
 	a.Infof("banco serve: stopped")
 	return nil
