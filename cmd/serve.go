@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/banco/banco/bankcli/lazygc"
 	"github.com/banco/banco/banksrv"
 	"github.com/banco/banco/enroll"
 	"github.com/banco/banco/internal/logbuf"
@@ -180,6 +181,9 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
+	// lazygc holds the collector off for the first 100 ms of every banco
+	// command; its timer must not later undo what memlimit sets.
+	lazygc.Restore()
 	go memlimit.Run(bg)
 	if rev.updater != nil {
 		go banksrv.KeepFresh(bg, rev.updater, o.refresh/2, logger)

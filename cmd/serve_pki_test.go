@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/metrics"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/banco/banco/enroll"
+	"github.com/banco/banco/internal/memlimit"
 )
 
 // pkiBank is a bank server enrolled from a home of its own against a real
@@ -351,5 +353,27 @@ func waitLog(t *testing.T, log fmt.Stringer, want string) {
 			t.Fatalf("the log lacks %q:\n%s", want, log)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeRunsCollectorNearLimit: while banco serve runs, the collector
+// runs near a memory limit rather than at each doubling of the heap
+// (internal/memlimit), and stays so past lazygc's first 100 ms.
+func TestServeRunsCollectorNearLimit(t *testing.T) {
+	h := newBankHome(t)
+	h.serve(t, "text")
+	read := func() (gogc int64, limit int64) {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+		metrics.Read(s)
+		return int64(s[0].Value.Uint64()), int64(s[1].Value.Uint64())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gogc, _ := read(); gogc >= 0 && time.Now().Before(deadline); gogc, _ = read() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if gogc, limit := read(); gogc >= 0 || limit < memlimit.Floor {
+		t.Errorf("while serving: GOGC %d, memory limit %d; want off (-1) and at least %d",
+			gogc, limit, memlimit.Floor)
 	}
 }

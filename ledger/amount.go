@@ -93,13 +93,32 @@ func digits(s string) bool {
 	return true
 }
 
-// String formats a as units and two decimals: "12.50", "-3.05".
+// String formats a as units and two decimals: "12.50", "-3.05". It is on
+// every answer's path, so it formats by hand rather than with fmt.
 func (a Amount) String() string {
-	sign := ""
+	var b [24]byte // "-" and 19 digits, ".", 2 decimals
 	u := uint64(a)
 	if a < 0 {
-		sign = "-"
-		u = uint64(-a)
+		u = -u
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, u/100, u%100)
+	i := len(b)
+	cents := u % 100
+	b[i-1] = byte('0' + cents%10)
+	b[i-2] = byte('0' + cents/10)
+	b[i-3] = '.'
+	i -= 3
+	u /= 100
+	for {
+		i--
+		b[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
+	}
+	if a < 0 {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
 }

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"testing"
 )
 
@@ -37,9 +39,21 @@ func TestParseAmountRefuses(t *testing.T) {
 
 func TestAmountString(t *testing.T) {
 	for a, want := range map[Amount]string{0: "0.00", 1: "0.01", 1250: "12.50", -305: "-3.05",
-		MaxAmount: "1000000000.00"} {
+		MaxAmount: "1000000000.00", -MaxAmount: "-1000000000.00", 100: "1.00", -1: "-0.01",
+		-10: "-0.10", math.MaxInt64: "92233720368547758.07",
+		math.MinInt64: "-92233720368547758.08"} {
 		if got := a.String(); got != want {
 			t.Errorf("Amount(%d).String() = %q, want %q", int64(a), got, want)
+		}
+	}
+	for a := Amount(-100_000); a <= 100_000; a += 7 {
+		u := uint64(a)
+		sign := ""
+		if a < 0 {
+			sign, u = "-", -u
+		}
+		if want := fmt.Sprintf("%s%d.%02d", sign, u/100, u%100); a.String() != want {
+			t.Fatalf("Amount(%d).String() = %q, want %q", int64(a), a.String(), want)
 		}
 	}
 }

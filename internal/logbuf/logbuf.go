@@ -4,20 +4,28 @@
 // one write system call, and a request never waits for a slow terminal or
 // disk. Lines keep their order.
 //
-// What is still in memory when the process is killed is lost: at most the
-// lines of the last few microseconds, or of the time the destination has
-// been blocked. Close writes out the rest.
+// Lines are written at most a millisecond after they come. What is still in
+// memory when the process is killed is lost: at most the lines of the last
+// millisecond, or of the time the destination has been blocked. Close writes
+// out the rest.
 package logbuf
 
 import (
 	"io"
 	"sync"
+	"time"
 )
 
 // maxPending bounds what waits in memory; past it, Write waits for the
 // destination, so that a blocked destination slows the server rather than
 // growing its memory.
 const maxPending = 1 << 20
+
+// gather is how long the writing goroutine lets lines gather after the
+// first one before it writes: under load, one wake-up and one write system
+// call then serve hundreds of lines instead of one or two, and these cost
+// more than formatting a line.
+const gather = time.Millisecond
 
 // Writer is an io.Writer that writes to another one from its own goroutine.
 type Writer struct {
@@ -67,14 +75,23 @@ func (w *Writer) Write(p []byte) (int, error) {
 func (w *Writer) run() {
 	defer close(w.done)
 	var spare []byte
+	pause := time.NewTimer(gather)
+	pause.Stop()
 	for {
 		select {
 		case <-w.wake:
-			spare = w.flush(spare)
 		case <-w.quit:
 			w.flush(spare)
 			return
 		}
+		pause.Reset(gather)
+		select {
+		case <-pause.C:
+		case <-w.quit:
+			w.flush(spare)
+			return
+		}
+		spare = w.flush(spare)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // slowWriter records writes, and can hold them up.
@@ -89,5 +90,30 @@ func TestCloseReportsError(t *testing.T) {
 	fmt.Fprintln(w, "x")
 	if err := w.Close(); !errors.Is(err, boom) {
 		t.Errorf("Close = %v, want %v", err, boom)
+	}
+}
+
+// TestLineWrittenSoon: a line reaches the destination on its own, without
+// Close, and so does a line that comes after a quiet spell.
+func TestLineWrittenSoon(t *testing.T) {
+	out := &slowWriter{}
+	w := New(out)
+	defer w.Close()
+	for _, line := range []string{"one\n", "two\n"} {
+		fmt.Fprint(w, line)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out.mu.Lock()
+			got := out.b.String()
+			out.mu.Unlock()
+			if strings.HasSuffix(got, line) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q not written after 10 s; have %q", line, got)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(5 * gather) // the writer goes quiet again
 	}
 }

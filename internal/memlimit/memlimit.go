@@ -1,18 +1,26 @@
-// Package memlimit keeps a long-running banco process's memory near a
-// target while its live heap is small, without ever starving a large one.
+// Package memlimit sets how a long-running banco process uses memory: it
+// collects garbage when the process's memory nears a budget that follows
+// the live heap, rather than each time the heap has doubled.
 //
-// Go's collector lets the heap grow to twice what is live (GOGC=100) before
-// it runs again. A server holding many idle connections keeps a few tens of
-// kilobytes live for each, and that doubling, on top of the binary and the
-// goroutine stacks, is most of its resident memory. A soft memory limit
-// (runtime/debug.SetMemoryLimit) makes the collector run earlier, and costs
-// nothing while the process stays well under it.
+// Go's collector normally runs whenever the heap has grown by GOGC percent
+// (100) of what is live. A server whose live heap is a few megabytes, but
+// which allocates a few kilobytes per request at tens of thousands of
+// requests per second, then collects dozens of times a second, and that is
+// a large share of its CPU time. A server holding many idle connections has
+// the opposite problem: the doubling, on top of the goroutine stacks, is
+// most of its resident memory.
 //
-// A fixed limit below the live heap would make the collector run
-// continuously (the runtime then caps it at half the CPU), so the limit
-// follows the live heap: it is Floor, or twice the live heap when that is
-// more, which is never tighter than GOGC=100 would be for the heap alone.
-// A GOMEMLIMIT set by the user wins: Run then changes nothing.
+// Run therefore sets a soft memory limit (runtime/debug.SetMemoryLimit) of
+// Floor, or twice the live heap when that is more, and turns the GOGC
+// trigger off: the collector runs when the Go memory of the process nears
+// the limit. While the live heap is small, that is rarely, and the process
+// stays near Floor whatever it allocates; once the live heap passes Floor/2
+// it is as often as GOGC=100 would be. The limit follows the live heap
+// every second, so a heap that grows is never starved: between two checks
+// the runtime caps the collector at half the CPU.
+//
+// A GOMEMLIMIT set by the user wins: Run then changes nothing. A GOGC set
+// by the user keeps its trigger, beside the limit.
 package memlimit
 
 import (
@@ -40,9 +48,9 @@ func For(live uint64) int64 {
 	return max(Floor, 2*int64(live))
 }
 
-// Run adjusts the soft memory limit every second until ctx is done, then
-// puts back the limit it found. It returns at once, doing nothing, when the
-// GOMEMLIMIT variable is set.
+// Run sets the limit and the collector's trigger, adjusts the limit every
+// second until ctx is done, then puts both back as it found them. It
+// returns at once, doing nothing, when the GOMEMLIMIT variable is set.
 func Run(ctx context.Context) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
@@ -53,10 +61,17 @@ func Run(ctx context.Context) {
 	sample := []metrics.Sample{{Name: liveMetric}}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	gcOff := false
 	for {
 		metrics.Read(sample)
 		if sample[0].Value.Kind() == metrics.KindUint64 {
 			debug.SetMemoryLimit(For(sample[0].Value.Uint64()))
+			// Only once a limit is set: with neither, the heap would
+			// grow without end.
+			if !gcOff && os.Getenv("GOGC") == "" {
+				gcOff = true
+				defer debug.SetGCPercent(debug.SetGCPercent(-1))
+			}
 		}
 		select {
 		case <-ctx.Done():
