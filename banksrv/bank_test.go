@@ -2,6 +2,7 @@ package banksrv_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -219,5 +220,38 @@ func TestInternalErrorHidden(t *testing.T) {
 	if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "error=") ||
 		!strings.Contains(line, "id="+e.RequestID) {
 		t.Errorf("log line for the failure:\n%s", line)
+	}
+}
+
+// TestAnswerHeadersAndLogLines: every answer carries its request id, the
+// same one as its log line, and two requests on one keep-alive connection
+// get lines of their own, each with the connection's customer.
+func TestAnswerHeadersAndLogLines(t *testing.T) {
+	b := startBank(t)
+	alice := b.client(b.tlsConfig(b.pki.Client(t, "alice")))
+	var ids []string
+	for range 2 {
+		resp, err := alice.Get("https://banco.local" + api.PathBalance)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		id := resp.Header.Get(api.HeaderRequestID)
+		if id == "" || resp.Header.Get("Content-Type") != "application/json" ||
+			resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("answer headers: %v", resp.Header)
+		}
+		ids = append(ids, id)
+		line := b.log.waitFor(t, "msg=request", "id="+id+" ")
+		for _, want := range []string{"customer=alice", `subject="CN=alice"`,
+			"method=GET", "path=" + api.PathBalance, "status=200"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("request log line lacks %q:\n%s", want, line)
+			}
+		}
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("two requests share the id %q", ids[0])
 	}
 }

@@ -14,16 +14,23 @@ import (
 // The handlers only decode a request, call the bank, and render the answer.
 
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(api.PathBalance, only(http.MethodGet, s.handleBalance))
-	mux.Handle(api.PathDeposit, only(http.MethodPost, s.handleMove(ledger.Deposit)))
-	mux.Handle(api.PathWithdraw, only(http.MethodPost, s.handleMove(ledger.Withdraw)))
-	mux.Handle(api.PathTransfer, only(http.MethodPost, s.handleMove(ledger.Transfer)))
-	mux.Handle(api.PathHistory, only(http.MethodGet, s.handleHistory))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	// The API is five exact paths, so a map finds the handler: an
+	// http.ServeMux would also clean paths and redirect, which no banco
+	// client needs, at a tenth of a keep-alive read's handler time.
+	byPath := map[string]http.Handler{
+		api.PathBalance:  only(http.MethodGet, s.handleBalance),
+		api.PathDeposit:  only(http.MethodPost, s.handleMove(ledger.Deposit)),
+		api.PathWithdraw: only(http.MethodPost, s.handleMove(ledger.Withdraw)),
+		api.PathTransfer: only(http.MethodPost, s.handleMove(ledger.Transfer)),
+		api.PathHistory:  only(http.MethodGet, s.handleHistory),
+	}
+	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := byPath[r.URL.Path]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
 		fail(w, publicErrorf(http.StatusNotFound, api.CodeNotFound, "no such path %q", r.URL.Path))
-	})
-	return s.logRequests(mux)
+	}))
 }
 
 // only answers 405 with a JSON body for any method but method (the

@@ -120,7 +120,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
 		rec := &recorder{ResponseWriter: w, id: s.requestID()}
-		w.Header().Set(api.HeaderRequestID, rec.id)
+		w.Header()[api.HeaderRequestID] = []string{rec.id} // canonical already
 		next.ServeHTTP(rec, r)
 
 		level := slog.LevelInfo
@@ -153,7 +153,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 }
 
 func (s *Server) requestID() string {
-	return s.idPrefix + strconv.FormatUint(s.seq.Add(1), 10)
+	var b [32]byte // a 7-byte prefix and at most 20 digits
+	return string(strconv.AppendUint(append(b[:0], s.idPrefix...), s.seq.Add(1), 10))
 }
 
 // clean replaces control characters in a client-supplied string, so that

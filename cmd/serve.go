@@ -73,9 +73,10 @@ certificate at two thirds of its life, writes the new one over the old
 files and uses it for new connections, without a restart; connections
 already open carry on.
 
-Memory: while little is live, the server keeps its Go memory near 64 MiB
-with a soft limit that rises with the live heap, so that many idle
-connections cost less; GOMEMLIMIT, if set, is used instead.`,
+Memory: the server collects garbage when its Go memory nears a soft limit,
+64 MiB or twice the live heap when that is more, rather than each time the
+heap doubles: busy servers collect less often, and many idle connections
+cost less. GOMEMLIMIT, if set, is used instead; GOGC, if set, still applies.`,
 		Example: `  $ banco serve
   $ banco serve --addr 0.0.0.0:8443 --log-format json
   $ banco serve --db postgres://postgres@127.0.0.1:5432/bank`,
