@@ -1,14 +1,23 @@
 package banksrv_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/banco/banco/banksrv"
+	"github.com/banco/banco/banksrv/api"
 	"github.com/banco/banco/internal/testpki"
 )
 
@@ -153,5 +162,72 @@ func TestCertificateSwap(t *testing.T) {
 	}
 	if st, e := call(t, c, "GET", "/v1/balance", "", "", nil); st != 200 {
 		t.Errorf("request on the old connection after the swap: %d %+v", st, e)
+	}
+}
+
+// TestRecheckOnOpenConnection: a client refused after its handshake (here,
+// revoked) is refused on the keep-alive connection it already holds once
+// Config.RecheckClient has passed, and that connection is closed; before
+// that, the connection is not asked again.
+func TestRecheckOnOpenConnection(t *testing.T) {
+	var revoked atomic.Bool
+	var skew atomic.Int64 // nanoseconds added to the server's clock
+	const every = time.Minute
+	b := startBankWith(t, filepath.Join(t.TempDir(), "bank.db"),
+		func(o *banksrv.TLSOptions, c *banksrv.Config) {
+			o.CheckClient = func(chain []*x509.Certificate) error {
+				if revoked.Load() {
+					return fmt.Errorf("%w: %q", banksrv.ErrClientRevoked, chain[0].Subject)
+				}
+				return nil
+			}
+			c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+			c.RecheckClient = every
+		})
+	var dials atomic.Int32
+	alice := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: b.tlsConfig(b.pki.Client(t, "alice")),
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			dials.Add(1)
+			var d net.Dialer
+			return d.DialContext(ctx, network, b.addr)
+		},
+	}}
+	get := func() (*http.Response, api.ErrorBody) {
+		t.Helper()
+		resp, err := alice.Get("https://banco.local" + api.PathBalance)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var eb api.ErrorBody
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			json.Unmarshal(data, &eb)
+		}
+		return resp, eb
+	}
+
+	if resp, _ := get(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before revocation: %s", resp.Status)
+	}
+	revoked.Store(true)
+	if resp, _ := get(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoked, before the recheck is due: %s; want the open connection "+
+			"served until then", resp.Status)
+	}
+	skew.Store(int64(every))
+	resp, eb := get()
+	if resp.StatusCode != http.StatusForbidden || eb.Error.Code != api.CodeClientRefused ||
+		!resp.Close {
+		t.Fatalf("revoked, recheck due: %s %+v, close=%v; want 403 %s and the connection "+
+			"closed", resp.Status, eb.Error, resp.Close, api.CodeClientRefused)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d connections for three requests; the test needs one kept alive", n)
+	}
+	b.log.waitFor(t, "msg=request", "status=403", "client certificate revoked")
+	if _, err := alice.Get("https://banco.local" + api.PathBalance); err == nil {
+		t.Error("a new connection from the revoked client was served")
 	}
 }

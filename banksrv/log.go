@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/banco/banco/banksrv/api"
 	"github.com/banco/banco/internal/identity"
@@ -24,6 +25,7 @@ type peer struct {
 	subject  string
 	serial   string
 	err      error
+	checked  time.Time // when the certificate was last verified, for Config.RecheckClient
 
 	// log is the server's log handler with the connection's attributes
 	// (remote, customer, subject, serial) already added: slog formats
@@ -53,6 +55,7 @@ func (s *Server) peerOf(r *http.Request) *peer {
 			p.remote = r.RemoteAddr
 		}
 		p.fill(r.TLS)
+		p.checked = s.now() // the handshake has just verified it
 		p.log = s.log.Handler().WithAttrs([]slog.Attr{
 			slog.String("remote", p.remote),
 			slog.String("customer", p.customer),
@@ -61,6 +64,27 @@ func (s *Server) peerOf(r *http.Request) *peer {
 		})
 	})
 	return p
+}
+
+// recheckClient verifies the client certificate of r's connection again when
+// Config.RecheckClient has passed since it was last verified: a client
+// revoked while it keeps a connection open is refused there too, and the
+// connection is closed. A connection serves one request at a time (HTTP/1.1
+// only), so p needs no lock.
+func (s *Server) recheckClient(w http.ResponseWriter, r *http.Request, p *peer, now time.Time) {
+	if s.recheck <= 0 || p.err != nil || r.TLS == nil || s.tls.VerifyConnection == nil ||
+		now.Sub(p.checked) < s.recheck {
+		return
+	}
+	p.checked = now
+	if err := s.tls.VerifyConnection(*r.TLS); err != nil {
+		p.err = &publicError{status: http.StatusForbidden, code: api.CodeClientRefused,
+			msg: "the client certificate is no longer accepted: it was revoked, or its " +
+				"revocation cannot be checked now", err: err}
+	}
+	if p.err != nil {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func (p *peer) fill(cs *tls.ConnectionState) {
@@ -121,6 +145,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := s.now()
 		rec := &recorder{ResponseWriter: w, id: s.requestID()}
 		w.Header()[api.HeaderRequestID] = []string{rec.id} // canonical already
+		s.recheckClient(w, r, s.peerOf(r), start)
 		next.ServeHTTP(rec, r)
 
 		level := slog.LevelInfo

@@ -36,6 +36,13 @@ type Config struct {
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
 	// once its context is cancelled; 0 means 10 seconds.
 	ShutdownTimeout time.Duration
+
+	// RecheckClient is how often the client certificate of a connection
+	// that stays open is verified again, with the TLS configuration's
+	// VerifyConnection and so its revocation check, on the connection's
+	// next request. A client that fails is answered 403 client_refused and
+	// the connection is closed. 0 means at the handshake only.
+	RecheckClient time.Duration
 }
 
 // Server is the bank over HTTPS. It is safe for concurrent use.
@@ -45,6 +52,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	shutdown time.Duration
+	recheck  time.Duration
 	handler  http.Handler
 
 	idPrefix string
@@ -66,6 +74,7 @@ func New(c Config) (*Server, error) {
 		log:      c.Logger,
 		now:      c.Now,
 		shutdown: c.ShutdownTimeout,
+		recheck:  c.RecheckClient,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -90,6 +90,14 @@ func startBank(t testing.TB) *bank {
 // startBankOn starts a bank on the ledger at dsn.
 func startBankOn(t testing.TB, dsn string) *bank {
 	t.Helper()
+	return startBankWith(t, dsn, nil)
+}
+
+// startBankWith starts a bank on the ledger at dsn, with its TLS options
+// and configuration changed by configure, when not nil.
+func startBankWith(t testing.TB, dsn string,
+	configure func(*banksrv.TLSOptions, *banksrv.Config)) *bank {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &bank{pki: testpki.New(t, "banco test"), log: &logBuffer{}}
 	store, err := ledger.Open(ctx, dsn, ledger.Options{})
@@ -99,15 +107,20 @@ func startBankOn(t testing.TB, dsn string) *bank {
 	b.store = store
 	cert := b.pki.Server(t).TLS()
 	b.holder = banksrv.NewCertHolder(&cert)
-	cfg, err := banksrv.NewTLSConfig(banksrv.TLSOptions{
+	opts := banksrv.TLSOptions{
 		GetCertificate: b.holder.GetCertificate,
 		ClientCAs:      b.pki.Pool(),
-	})
+	}
+	conf := banksrv.Config{Store: store, Logger: slog.New(slog.NewTextHandler(b.log, nil))}
+	if configure != nil {
+		configure(&opts, &conf)
+	}
+	cfg, err := banksrv.NewTLSConfig(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := banksrv.New(banksrv.Config{Store: store, TLS: cfg,
-		Logger: slog.New(slog.NewTextHandler(b.log, nil))})
+	conf.TLS = cfg
+	srv, err := banksrv.New(conf)
 	if err != nil {
 		t.Fatal(err)
 	}

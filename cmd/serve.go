@@ -59,7 +59,9 @@ It logs one line per request on stderr and stops cleanly on Ctrl-C or
 SIGTERM, finishing the requests in flight.
 
 Revocation: a revoked client is refused at the handshake, resumed TLS
-sessions included, at most --crl-refresh after its revocation. The list
+sessions included, at most --crl-refresh after its revocation; on a
+connection it already holds, its next request after that is refused and
+the connection closed (with --crl-refresh 0: within a second). The list
 comes from, in this order: --crl-url; the CA database when the CA is in the
 same banco folder (or, while 'banco ca serve' holds that database, its CRL);
 the CRL distribution point in the server's certificate. If the CA cannot be
@@ -166,7 +168,11 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 		return fmt.Errorf("open ledger %s: %w", redactDSN(o.db), err)
 	}
 	defer store.Close()
-	srv, err := banksrv.New(banksrv.Config{Store: store, TLS: tlsCfg, Logger: logger, Now: a.Now})
+	srvCfg := banksrv.Config{Store: store, TLS: tlsCfg, Logger: logger, Now: a.Now}
+	if rev.checker != nil {
+		srvCfg.RecheckClient = recheckEvery(o.refresh)
+	}
+	srv, err := banksrv.New(srvCfg)
 	if err != nil {
 		return err
 	}

@@ -38,11 +38,14 @@ func (a *App) besideCA(root *x509.Certificate) string {
 	return dir
 }
 
-// TODO(revocation): the check runs at handshakes only, so a client revoked
-// while it holds a keep-alive connection is served on that connection until
-// it closes (banksrv's idle timeout, 2 minutes, restarts with every
-// request). banksrv could run CheckClient again per request, or cap the age
-// of a connection.
+// recheckEvery is how often an open connection's client certificate is
+// checked again: half of --crl-refresh, so that with the list itself
+// refreshed every half (banksrv.KeepFresh) a revocation reaches connections
+// already open within --crl-refresh, as it reaches handshakes; at least a
+// second, since with --crl-refresh 0 every check asks the CA.
+func recheckEvery(refresh time.Duration) time.Duration {
+	return max(refresh/2, time.Second)
+}
 
 // revocation is banco serve's source of revoked serials.
 type revocation struct {

@@ -6,10 +6,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"runtime/metrics"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -376,4 +377,48 @@ func TestServeRunsCollectorNearLimit(t *testing.T) {
 		t.Errorf("while serving: GOGC %d, memory limit %d; want off (-1) and at least %d",
 			gogc, limit, memlimit.Floor)
 	}
+}
+
+// TestServeRefusesRevokedClientOnOpenConnection: a client revoked through
+// the running CA while it holds a keep-alive connection is refused on that
+// connection too, within a second here (--crl-refresh 0).
+func TestServeRefusesRevokedClientOnOpenConnection(t *testing.T) {
+	b := startPKIBank(t, "carol")
+	cfg := b.clientTLS(t, "carol")
+	var dials atomic.Int32
+	carol := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: cfg,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			dials.Add(1)
+			var d net.Dialer
+			return d.DialContext(ctx, network, b.addr)
+		},
+	}}
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := carol.Get("https://banco.local/v1/balance")
+		if err != nil {
+			t.Fatalf("balance: %v\n%s", err, b.log)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before revocation: %s", resp.Status)
+	}
+	serial := cfg.Certificates[0].Leaf.SerialNumber.String()
+	if _, stderr, code := bancoRun(t, pwEnv(), "--home", b.caHome, "revoke", serial); code != 0 {
+		t.Fatalf("revoke %s: exit %d\n%s", serial, code, stderr)
+	}
+	time.Sleep(recheckEvery(0) + 100*time.Millisecond)
+	resp := get()
+	if resp.StatusCode != http.StatusForbidden || !resp.Close {
+		t.Fatalf("revoked: %s, close=%v; want 403 and the connection closed\n%s",
+			resp.Status, resp.Close, b.log)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d connections for two requests; the test needs one kept alive", n)
+	}
+	waitLog(t, b.log, "status=403")
 }

@@ -112,6 +112,7 @@ const (
 	CodeSameAccount       = "same_account"
 	CodeBalanceLimit      = "balance_limit"
 	CodeNoCustomer        = "no_customer"
+	CodeClientRefused     = "client_refused"
 	CodeNotFound          = "not_found"
 	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeUnavailable       = "unavailable"
