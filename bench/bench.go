@@ -55,6 +55,7 @@ var DefaultMix = Mix{OpBalance: 40, OpDeposit: 20, OpWithdraw: 20, OpTransfer: 2
 // Operations left out get weight 0.
 func ParseMix(s string) (Mix, error) {
 	var m Mix
+	var seen [numOps]bool
 	total := 0
 	for _, part := range strings.Split(s, ",") {
 		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -63,6 +64,10 @@ func ParseMix(s string) (Mix, error) {
 			return Mix{}, fmt.Errorf("mix %q: %q is not OP=WEIGHT with OP one of %s", s, part,
 				strings.Join(opNames[:], ", "))
 		}
+		if seen[op] {
+			return Mix{}, fmt.Errorf("mix %q: %s is given twice", s, name)
+		}
+		seen[op] = true
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 0 || n > 1_000_000 {
 			return Mix{}, fmt.Errorf("mix %q: weight %q is not a whole number from 0 to 1000000",

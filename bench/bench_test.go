@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ type testBank struct {
 	pki   *testpki.PKI
 	addr  string
 	store ledger.Store
+	stop  func() // stops the server (more than once is fine)
 }
 
 func startBank(t *testing.T) *testBank {
@@ -51,11 +54,14 @@ func startBank(t *testing.T) *testBank {
 	b.addr = ln.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	b.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve after cancel: %v", err)
 		}
+	})
+	t.Cleanup(func() {
+		b.stop()
 		store.Close()
 	})
 	return b
@@ -265,7 +271,8 @@ func TestParseMix(t *testing.T) {
 	if err != nil || m != (Mix{OpDeposit: 50, OpTransfer: 50}) {
 		t.Fatalf("ParseMix = %v, %v", m, err)
 	}
-	for _, bad := range []string{"", "deposit", "loan=5", "deposit=-1", "balance=0"} {
+	for _, bad := range []string{"", "deposit", "loan=5", "deposit=-1", "balance=0",
+		"balance=1,balance=2"} {
 		if _, err := ParseMix(bad); err == nil {
 			t.Errorf("ParseMix(%q) took it", bad)
 		}
@@ -285,5 +292,79 @@ func TestHistQuantiles(t *testing.T) {
 		if d := got - c.want; d < -c.want/50 || d > c.want/50 {
 			t.Errorf("quantile(%v) = %v, want %v within 2%%", c.q, got, c.want)
 		}
+	}
+}
+
+// runWithin runs the bench and fails the test if it has not ended after
+// limit: the point of the tests that use it is that it ends.
+func runWithin(t *testing.T, ctx context.Context, cfg Config, limit time.Duration) (*Result,
+	error) {
+	t.Helper()
+	type ended struct {
+		res *Result
+		err error
+	}
+	endc := make(chan ended, 1)
+	go func() {
+		res, err := Run(ctx, cfg)
+		endc <- ended{res, err}
+	}()
+	select {
+	case e := <-endc:
+		return e.res, e.err
+	case <-time.After(limit):
+		t.Fatalf("the bench had not ended %s after it started", limit)
+		return nil, nil
+	}
+}
+
+// TestRunServerGoesAway: when the bank stops during a run, the clients wait
+// between attempts rather than spinning on refused connections, requests
+// that were never sent are not left to resolve, and the bench ends soon,
+// with its figures and an error that says the bank went away.
+func TestRunServerGoesAway(t *testing.T) {
+	b := startBank(t)
+	cfg := b.config(t, 2)
+	cfg.Clients, cfg.Duration = 2, 3*time.Second
+	cfg.Mix = Mix{OpDeposit: 1}
+	time.AfterFunc(time.Second, b.stop)
+	res, err := runWithin(t, context.Background(), cfg, time.Minute)
+	if res == nil || err == nil {
+		t.Fatalf("Run = %v, %v; want the figures and an error", res, err)
+	}
+	total := res.Ops[len(res.Ops)-1]
+	if total.Answered == 0 || res.Errors["connect"] == 0 {
+		t.Fatalf("answered %d, errors %v: the server did not go away mid-run",
+			total.Answered, res.Errors)
+	}
+	// Two clients over two seconds, pausing 10 ms, 20 ms, ... up to 1 s.
+	if n := res.Errors["connect"]; n > 100 {
+		t.Errorf("%d connection attempts while the bank was down: the clients spin", n)
+	}
+	if !strings.Contains(err.Error(), "connect") {
+		t.Errorf("error %q does not say the bank cannot be reached", err)
+	}
+}
+
+// TestRunInterrupted: an interrupted run returns what it measured and no
+// check; one interrupted before it ran returns no figures at all.
+func TestRunInterrupted(t *testing.T) {
+	b := startBank(t)
+	cfg := b.config(t, 2)
+	cfg.Clients, cfg.Duration = 2, time.Minute
+	cfg.Mix = Mix{OpBalance: 1, OpDeposit: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	res, err := runWithin(t, ctx, cfg, 30*time.Second)
+	if !errors.Is(err, context.Canceled) || res == nil || !res.Interrupted ||
+		res.Check != nil || res.Ops[len(res.Ops)-1].Answered == 0 {
+		t.Fatalf("Run interrupted mid-run = %+v, %v; want figures, no check, "+
+			"context.Canceled", res, err)
+	}
+
+	cfg.NoCheck, cfg.Mix = true, Mix{OpBalance: 1}
+	res, err = runWithin(t, ctx, cfg, 30*time.Second) // ctx is already cancelled
+	if res != nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run interrupted before it started = %+v, %v; want no figures", res, err)
 	}
 }

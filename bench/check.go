@@ -121,27 +121,82 @@ func (r *runner) fund(ctx context.Context, c *conn, name string, amount ledger.A
 	return nil
 }
 
+// resolveFor bounds how long resolve keeps asking a bank that answers but
+// cannot say (timeouts, 5xx).
+const resolveFor = time.Minute
+
 // resolve sends every money request left without a clear answer again,
 // with its key: the bank answers with the first result if it had applied
-// it, or applies it now. Either way the bench then knows.
-func (r *runner) resolve(ctx context.Context) {
+// it, or applies it now. Either way the bench then knows. It stops at once
+// when the bank cannot be reached, and gives up on a request after five
+// tries or when resolveFor has passed; the check reports what stays
+// unknown.
+func (r *runner) resolve(ctx context.Context) error {
+	deadline := time.Now().Add(resolveFor)
 	for _, a := range r.acks {
 		if a.State != Unknown {
 			continue
 		}
 		c := r.keepAliveConn(r.customerIndex(a.Customer))
-		for try := range 5 {
-			path, body := moveRequest(a, nil)
-			st, data, err := c.do(ctx, http.MethodPost, path, a.Key, body)
-			outcome(st, data, err, a)
-			if a.State != Unknown || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(time.Duration(100<<try) * time.Millisecond)
-		}
+		err := r.resolveOne(ctx, c, a, deadline)
 		c.close()
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }
+
+func (r *runner) resolveOne(ctx context.Context, c *conn, a *Ack, deadline time.Time) error {
+	for try := range 5 {
+		if try > 0 {
+			t := time.NewTimer(time.Duration(100<<try) * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		path, body := moveRequest(a, nil)
+		st, data, err := c.do(ctx, http.MethodPost, path, a.Key, body)
+		if unsent(err) {
+			return &UnresolvedError{Unknown: r.unknown(), Err: err}
+		}
+		outcome(st, data, err, a)
+		if a.State != Unknown || time.Now().After(deadline) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// unknown counts the money requests still without a clear answer.
+func (r *runner) unknown() int {
+	n := 0
+	for _, a := range r.acks {
+		if a.State == Unknown {
+			n++
+		}
+	}
+	return n
+}
+
+// UnresolvedError is a run that ended with money requests whose fate the
+// bench could not learn, because the bank could not be reached.
+type UnresolvedError struct {
+	Unknown int
+	Err     error
+}
+
+func (e *UnresolvedError) Error() string {
+	return fmt.Sprintf("bench: %d money requests got no answer, and the bank cannot be "+
+		"reached to learn what became of them: %v", e.Unknown, e.Err)
+}
+
+func (e *UnresolvedError) Unwrap() error { return e.Err }
 
 func (r *runner) customerIndex(name string) int {
 	for i, cu := range r.cfg.Customers {

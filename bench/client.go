@@ -47,6 +47,16 @@ type failure struct {
 func (f *failure) Error() string { return f.kind + ": " + f.err.Error() }
 func (f *failure) Unwrap() error { return f.err }
 
+// unsent reports whether the request never left: the connection or its
+// handshake failed, so the bank cannot have acted on it.
+func (f *failure) unsent() bool { return f.kind == "connect" || f.kind == "tls" }
+
+// unsent reports whether err is a failure before the request was sent.
+func unsent(err error) bool {
+	var f *failure
+	return errors.As(err, &f) && f.unsent()
+}
+
 func (c *conn) dial(ctx context.Context) error {
 	d := net.Dialer{Timeout: c.timeout}
 	raw, err := d.DialContext(ctx, "tcp", c.t.addr)

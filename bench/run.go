@@ -40,6 +40,10 @@ type Result struct {
 	Handshakes int64 `json:"handshakes"`
 	Resumed    int64 `json:"resumed"`
 
+	// Interrupted: the run was stopped early (Ctrl-C); the figures are
+	// those of the time it ran, and there is no check.
+	Interrupted bool `json:"interrupted,omitempty"`
+
 	Check *Check `json:"check,omitempty"`
 }
 
@@ -71,8 +75,10 @@ func (r *Result) Broken() bool {
 // Run prepares the customers' accounts, runs the bench until Duration has
 // passed or Ops operations are done (or ctx ends), resolves the money
 // requests left without an answer by sending them again with their keys,
-// and checks the ledger. An error means the bench could not run at all;
-// failed requests and broken invariants are in the Result.
+// and checks the ledger (unless Config.NoCheck). Failed requests and broken
+// invariants are in the Result. An error with a nil Result means the bench
+// could not run; with a Result, that the run was interrupted (ctx's error:
+// the Result has what was measured, no check) or could not be checked.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -88,6 +94,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	accts, err := r.prepare(ctx)
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +106,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		c.close()
 	}
 	res.Idle = len(idle)
-	r.resolve(ctx)
-	if !cfg.NoCheck {
-		chk, err := r.check(ctx, accts)
-		if err != nil {
-			return res, err
-		}
-		res.Check = chk
+	if err := ctx.Err(); err != nil {
+		res.Interrupted = true // what was measured, and no check
+		return res, err
 	}
+	if cfg.NoCheck {
+		return res, nil
+	}
+	if err := r.resolve(ctx); err != nil {
+		return res, err
+	}
+	chk, err := r.check(ctx, accts)
+	if err != nil {
+		return res, err
+	}
+	res.Check = chk
 	return res, nil
 }
 

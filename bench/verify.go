@@ -14,6 +14,7 @@ import (
 // so it checks what a client can see: the balances and histories of its own
 // customers, against the answers it was given.
 type Check struct {
+	Passed       bool      `json:"ok"` // every invariant held: Problems is empty
 	Customers    int       `json:"customers"`
 	Acknowledged int       `json:"acknowledged"` // money requests answered as done
 	NoEffect     int       `json:"no_effect"`    // refused or rejected
@@ -96,6 +97,7 @@ func verify(accts map[string]*account, acks []*Ack) *Check {
 			}
 		}
 	}
+	c.Passed = c.OK()
 	return c
 }
 

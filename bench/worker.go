@@ -70,9 +70,18 @@ type worker struct {
 	body     []byte
 }
 
+// Pauses after a request that could not be sent (the bank is down or
+// refuses the connection): they double from the first to the last, so that
+// a client waits for the bank rather than spinning on connection errors.
+const (
+	firstPause = 10 * time.Millisecond
+	lastPause  = time.Second
+)
+
 func (w *worker) loop(ctx context.Context, stop <-chan struct{}) {
 	cfg := w.r.cfg
 	total := cfg.Mix.total()
+	pause := time.Duration(0)
 	for {
 		select {
 		case <-stop:
@@ -83,12 +92,24 @@ func (w *worker) loop(ctx context.Context, stop <-chan struct{}) {
 			return
 		}
 		op := cfg.Mix.pick(w.rng.IntN(total))
-		w.one(ctx, op)
+		if !w.one(ctx, op) {
+			pause = 0
+			continue
+		}
+		pause = min(max(2*pause, firstPause), lastPause)
+		t := time.NewTimer(pause)
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
 
 // one sends one request of kind op and records its latency and outcome.
-func (w *worker) one(ctx context.Context, op Op) {
+// It reports whether the request could not be sent at all.
+func (w *worker) one(ctx context.Context, op Op) (unsentNow bool) {
 	var a *Ack
 	path := api.PathBalance
 	method := http.MethodGet
@@ -113,13 +134,14 @@ func (w *worker) one(ctx context.Context, op Op) {
 		w.failed[op]++
 		w.errs[kind]++
 		w.r.errs.Add(1)
-		return
+		return unsent(err)
 	}
 	w.hists[op].add(elapsed)
 	if refused != "" {
 		w.refused[op]++
 		w.refusals[refused]++
 	}
+	return false
 }
 
 // outcome sorts an answer: a failure kind, or a refusal code, or neither
@@ -127,10 +149,13 @@ func (w *worker) one(ctx context.Context, op Op) {
 func outcome(st int, data []byte, err error, a *Ack) (failKind, refusal string) {
 	if err != nil {
 		var f *failure
-		if errors.As(err, &f) {
-			return f.kind, ""
+		if !errors.As(err, &f) {
+			return "io", ""
 		}
-		return "io", ""
+		if f.unsent() && a != nil {
+			a.State = NoEffect // never sent, so never applied
+		}
+		return f.kind, ""
 	}
 	if st == http.StatusOK {
 		if a != nil {

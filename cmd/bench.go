@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/spf13/cobra"
 
 	"github.com/banco/banco/bankcli"
@@ -74,6 +77,9 @@ post-quantum X25519MLKEM768, to compare with tools that lack it.`,
 			if c.Flags().Changed("ops") && c.Flags().Changed("duration") {
 				return usageErrorf("give --duration or --ops, not both")
 			}
+			if c.Flags().Changed("ops") && o.ops < 1 {
+				return usageErrorf("--ops %d: give a number of requests of 1 or more", o.ops)
+			}
 			return a.runBench(c.Context(), o)
 		},
 	}
@@ -123,9 +129,15 @@ func (o *benchOptions) config() (bench.Config, error) {
 		return bench.Config{}, usageErrorf("--customers must be from 1 to 10000")
 	case o.customers == 1 && mix[bench.OpTransfer] > 0:
 		return bench.Config{}, usageErrorf("transfers need --customers 2 or more")
-	case o.duration <= 0 || o.ops < 0 || o.idle < 0 || o.timeout <= 0:
-		return bench.Config{}, usageErrorf("--duration, --ops, --idle and --timeout " +
-			"must be positive")
+	case o.duration <= 0:
+		return bench.Config{}, usageErrorf("--duration %s: give a length such as 10s", o.duration)
+	case o.ops < 0:
+		return bench.Config{}, usageErrorf("--ops %d: give a number of requests of 1 or more",
+			o.ops)
+	case o.idle < 0:
+		return bench.Config{}, usageErrorf("--idle %d: give 0 or more idle connections", o.idle)
+	case o.timeout <= 0:
+		return bench.Config{}, usageErrorf("--timeout %s: give a length such as 10s", o.timeout)
 	}
 	if o.customers == 0 {
 		o.customers = max(2, min(o.clients, 64))
@@ -152,6 +164,11 @@ func (a *App) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	cfg.Server = firstOf(o.server, a.Getenv("BANCO_SERVER"), bankcli.DefaultServer)
 	cfg.ConnectTo = firstOf(o.connectTo, a.Getenv("BANCO_CONNECT_TO"))
+	unlock, err := a.lockBench()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	cfg.Customers, cfg.Roots, err = a.benchCustomers(ctx, o.customers, o.passwordFile)
 	if err != nil {
 		return err
@@ -164,17 +181,21 @@ func (a *App) runBench(ctx context.Context, o *benchOptions) error {
 	if cfg.Progress != nil {
 		fmt.Fprint(a.Err, "\r\033[K")
 	}
-	if err != nil {
+	if res == nil {
 		return benchError(err, &cfg)
 	}
+	// A run that ended early still has figures worth seeing.
 	if o.json {
-		if err := printJSON(a.Out, res); err != nil {
-			return err
+		if perr := printJSON(a.Out, res); perr != nil {
+			return perr
 		}
-	} else if err := a.printBench(res); err != nil {
-		return err
+	} else if perr := a.printBench(res, err); perr != nil {
+		return perr
 	}
-	if res.Broken() {
+	switch {
+	case err != nil:
+		return benchError(err, &cfg)
+	case res.Broken():
 		return &exitError{code: 1}
 	}
 	return nil
@@ -187,6 +208,11 @@ func benchError(err error, cfg *bench.Config) error {
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return withHint(err, "is it a banco server? against the baseline server, which "+
 			"only answers balance reads, use --mix balance=1 --no-check")
+	}
+	var ue *bench.UnresolvedError
+	if errors.As(err, &ue) {
+		return withHint(err, "once the bank is back, see what it holds: banco ledger verify; "+
+			"the bench customers' next run starts from their balances then")
 	}
 	if errors.As(err, &oe) && oe.Op == "dial" {
 		return withHint(err, "is the bank running? start it with: banco serve",
@@ -224,7 +250,7 @@ func (a *App) progressLine() func(bench.Progress) {
 	}
 }
 
-func (a *App) printBench(res *bench.Result) error {
+func (a *App) printBench(res *bench.Result, runErr error) error {
 	ms := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	rows := make([][]string, 0, len(res.Ops))
 	for _, s := range res.Ops {
@@ -246,12 +272,20 @@ func (a *App) printBench(res *bench.Result) error {
 	if len(res.Errors) > 0 {
 		a.Infof("errors: %s", counts(res.Errors))
 	}
-	a.printCheck(res.Check)
+	a.printCheck(res.Check, runErr)
 	return nil
 }
 
-func (a *App) printCheck(c *bench.Check) {
-	if c == nil {
+// printCheck reports the ledger check; runErr is why the run ended early.
+func (a *App) printCheck(c *bench.Check, runErr error) {
+	switch {
+	case c == nil && errors.Is(runErr, context.Canceled):
+		a.Infof("ledger check: skipped: interrupted")
+		return
+	case c == nil && runErr != nil:
+		a.Infof("ledger check: not done (see the error below)")
+		return
+	case c == nil:
 		a.Infof("ledger check: skipped")
 		return
 	}
@@ -269,6 +303,8 @@ func (a *App) printCheck(c *bench.Check) {
 			a.Infof("  %s", p.What)
 		}
 	}
+	a.Infof("the check assumes this bench was the bench customers' only client; if it " +
+		"was, run banco ledger verify on the bank's side")
 }
 
 func counts(m map[string]int64) string {
@@ -282,6 +318,32 @@ func counts(m map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// lockBench makes this bench the only one acting as the bench customers
+// of banco's home: the ledger check counts every entry of theirs, so a
+// second bench at the same time would make both report problems that are
+// not there. The lock is the operating system's, on a file in the bench
+// folder, and goes with the process, however it ends.
+func (a *App) lockBench() (unlock func(), err error) {
+	home, err := a.Home()
+	if err != nil {
+		return nil, err
+	}
+	dir := home.path("bench")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bench folder: %w", err)
+	}
+	l := flock.New(filepath.Join(dir, "lock"))
+	ok, err := l.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock the bench customers: %w", err)
+	}
+	if !ok {
+		return nil, withHint(fmt.Errorf("another banco bench is running as the bench "+
+			"customers of %s", home), "wait for it to end, or stop it")
+	}
+	return func() { _ = l.Unlock() }, nil
 }
 
 // benchName is the name of bench customer i (from 1).

@@ -35,6 +35,21 @@ func TestBench(t *testing.T) {
 	if !strings.Contains(stderr, "issuing 3 bench customer certificates") {
 		t.Errorf("first run did not issue the customers:\n%s", stderr)
 	}
+	if !strings.Contains(out, `"ok": true`) {
+		t.Errorf("bench --json does not say the check passed:\n%s", out)
+	}
+
+	// Another bench as the same customers at the same time is refused:
+	// both checks would count the other's entries as problems.
+	unlock, err := (&App{Getenv: func(k string) string { return env[k] }}).lockBench()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = h.run("bench", "-c", "2", "-n", "10", "--customers", "3")
+	unlock()
+	if code != 1 || !strings.Contains(stderr, "another banco bench is running") {
+		t.Errorf("bench beside another: exit %d, want 1 and the reason\n%s", code, stderr)
+	}
 
 	delete(env, "BANCO_PASSWORD")
 	out, stderr, code = h.run("bench", "-c", "2", "-n", "20", "--customers", "3",
@@ -55,17 +70,25 @@ func TestBench(t *testing.T) {
 }
 
 func TestBenchUsage(t *testing.T) {
-	for _, args := range [][]string{
-		{"bench", "--mix", "loan=1"},
-		{"bench", "--mode", "fast"},
-		{"bench", "--group", "P-384"},
-		{"bench", "-c", "0"},
-		{"bench", "-d", "1s", "-n", "5"},
-		{"bench", "--customers", "1", "--mix", "transfer=1"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--mix", "loan=1"}, "--mix"},
+		{[]string{"bench", "--mix", "balance=1,balance=2"}, "balance is given twice"},
+		{[]string{"bench", "--mode", "fast"}, "--mode"},
+		{[]string{"bench", "--group", "P-384"}, "--group"},
+		{[]string{"bench", "-c", "0"}, "--clients"},
+		{[]string{"bench", "-d", "1s", "-n", "5"}, "not both"},
+		{[]string{"bench", "-n", "0"}, "--ops 0"},
+		{[]string{"bench", "--idle", "-1"}, "--idle -1"},
+		{[]string{"bench", "-d", "0s"}, "--duration 0s"},
+		{[]string{"bench", "--customers", "1", "--mix", "transfer=1"}, "transfers need"},
 	} {
-		_, stderr, code := bancoRun(t, map[string]string{"BANCO_HOME": t.TempDir()}, args...)
-		if code != 2 {
-			t.Errorf("%q: exit %d, want 2\n%s", args, code, stderr)
+		_, stderr, code := bancoRun(t, map[string]string{"BANCO_HOME": t.TempDir()},
+			tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, want 2 and %q\n%s", tc.args, code, tc.want, stderr)
 		}
 	}
 }
