@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -31,10 +32,13 @@ type bankOptions struct {
 	key       string
 	cacert    string
 	json      bool
+
+	flags *pflag.FlagSet // as parsed, to repeat the user's flags in advice
 }
 
 func (o *bankOptions) bind(c *cobra.Command) {
 	f := c.Flags()
+	o.flags = f
 	f.StringVar(&o.server, "server", "",
 		"the bank's URL (default $BANCO_SERVER, else "+bankcli.DefaultServer+")")
 	f.StringVar(&o.connectTo, "connect-to", "",
@@ -43,8 +47,10 @@ func (o *bankOptions) bind(c *cobra.Command) {
 	f.StringVar(&o.client, "client", "",
 		"the enrolled customer to act as (default $BANCO_CLIENT, else the only one)")
 	f.StringVar(&o.cert, "cert", "", "client certificate (default clients/NAME/client.crt)")
-	f.StringVar(&o.key, "key", "", "client private key (default clients/NAME/client.key)")
-	f.StringVar(&o.cacert, "cacert", "", "the bank's root CA (default clients/NAME/root_ca.crt)")
+	f.StringVar(&o.key, "key", "",
+		"client private key (default client.key beside --cert, else clients/NAME/client.key)")
+	f.StringVar(&o.cacert, "cacert", "",
+		"the bank's root CA (default root_ca.crt beside --cert, else clients/NAME/root_ca.crt)")
 	f.BoolVar(&o.json, "json", false, "print the server's answer as JSON")
 }
 
@@ -100,9 +106,8 @@ func (a *App) runBalance(ctx context.Context, o *bankOptions) error {
 
 type moveOptions struct {
 	bankOptions
-	to    string
-	key   string
-	flags *pflag.FlagSet // as parsed, to repeat the user's flags in advice
+	to  string
+	key string
 }
 
 var moveHelp = map[ledger.Kind]struct{ short, example, done string }{
@@ -129,7 +134,6 @@ answer comes back, the error shows the key: run the same command again with
 		Example: h.example,
 		Args:    oneArg("AMOUNT", "an AMOUNT, such as 12.50"),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.flags = c.Flags()
 			return a.runMove(c.Context(), kind, o, args[0])
 		},
 	}
@@ -150,7 +154,8 @@ func negativeAmountError(c *cobra.Command, err error) error {
 	if errors.As(err, &ne) {
 		if s := ne.GetSpecifiedShortnames(); s != "" && s[0] >= '0' && s[0] <= '9' {
 			_, aerr := ledger.ParseAmount("-" + s)
-			return withHint(aerr, "an amount is positive; to take money out, use banco withdraw")
+			return withHint(usageErrorf("%v", aerr),
+				"an amount is positive; to take money out, use banco withdraw")
 		}
 	}
 	return usageErrorf("%v", err)
@@ -159,7 +164,7 @@ func negativeAmountError(c *cobra.Command, err error) error {
 func (a *App) runMove(ctx context.Context, kind ledger.Kind, o *moveOptions, arg string) error {
 	amount, err := ledger.ParseAmount(arg)
 	if err != nil {
-		return withHint(err, amountHints(arg)...)
+		return withHint(usageErrorf("%v", err), amountHints(arg)...)
 	}
 	if kind == ledger.Transfer {
 		if o.to == "" {
@@ -216,7 +221,7 @@ func (a *App) moveError(err error, kind ledger.Kind, amount string, o *moveOptio
 	if !errors.As(err, &ue) {
 		return a.bankError(err, &o.bankOptions)
 	}
-	target := targetFlags(o)
+	target := targetFlags(&o.bankOptions)
 	again := append([]string{"banco", string(kind), amount}, target...)
 	if kind == ledger.Transfer {
 		again = append(again, "--to", o.to)
@@ -237,11 +242,12 @@ func (a *App) moveError(err error, kind ledger.Kind, amount string, o *moveOptio
 
 // targetFlags repeats the flags that say which bank a request went to and as
 // whom, so that a command built from them goes to the same place: each the
-// user gave, and the customer however it was chosen.
-func targetFlags(o *moveOptions) []string {
+// user gave, and the customer however it was chosen. The extra flags are
+// repeated too, when the user gave them.
+func targetFlags(o *bankOptions, extra ...string) []string {
 	var words []string
-	for _, name := range []string{"home", "server", "connect-to", "client", "cert", "key",
-		"cacert"} {
+	for _, name := range append([]string{"home", "server", "connect-to", "client", "cert",
+		"key", "cacert"}, extra...) {
 		switch {
 		case name == "client" && o.client != "":
 			words = append(words, "--client", o.client)
@@ -255,8 +261,8 @@ func targetFlags(o *moveOptions) []string {
 type historyOptions struct {
 	bankOptions
 	limit    int
-	limitSet bool // --limit was given, so 0 is a mistake, not the default
-	before   int64
+	limitSet bool   // --limit was given, so 0 is a mistake, not the default
+	before   string // an entry id, checked by runHistory to explain a mistake
 }
 
 func newHistoryCmd(a *App) *cobra.Command {
@@ -278,7 +284,8 @@ the next page.` + bankFlagsHelp,
 	c.Flags().IntVar(&o.limit, "limit", 0,
 		fmt.Sprintf("at most this many entries (default %d, at most %d)",
 			ledger.DefaultHistoryLimit, ledger.MaxHistoryLimit))
-	c.Flags().Int64Var(&o.before, "before", 0, "only entries older than this cursor")
+	c.Flags().StringVar(&o.before, "before", "",
+		"only entries older than this entry id (as 'banco history' prints it)")
 	return c
 }
 
@@ -286,15 +293,21 @@ func (a *App) runHistory(ctx context.Context, o *historyOptions) error {
 	if o.limit < 0 || o.limit > ledger.MaxHistoryLimit || o.limitSet && o.limit == 0 {
 		return usageErrorf("--limit must be from 1 to %d", ledger.MaxHistoryLimit)
 	}
-	if o.before < 0 {
-		return usageErrorf("--before must be a cursor from an earlier page")
+	var before int64
+	if o.before != "" {
+		n, err := strconv.ParseInt(o.before, 10, 64)
+		if err != nil || n < 0 {
+			return usageErrorf("--before %q: want an entry number as printed by a previous "+
+				"'banco history' (its id column, or the --before it suggests)", o.before)
+		}
+		before = n
 	}
 	cl, err := a.bankClient(&o.bankOptions)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	h, err := cl.History(ctx, o.limit, o.before)
+	h, err := cl.History(ctx, o.limit, before)
 	if err != nil {
 		return a.bankError(err, &o.bankOptions)
 	}
@@ -313,7 +326,8 @@ func (a *App) runHistory(ctx context.Context, o *historyOptions) error {
 	err = renderTable(a.Out, []string{"id", "UTC time", "kind", "from", "to", "amount",
 		"balance"}, rows)
 	if err == nil && h.Next != 0 {
-		a.Infof("older entries: banco history --before %d", h.Next)
+		next := append([]string{"banco", "history"}, targetFlags(&o.bankOptions, "limit")...)
+		a.Infof("older entries: %s", shellJoin(append(next, "--before", fmt.Sprint(h.Next))))
 	}
 	return err
 }
@@ -321,6 +335,11 @@ func (a *App) runHistory(ctx context.Context, o *historyOptions) error {
 // bankClient builds the client from the flags, the environment and banco's
 // folder.
 func (a *App) bankClient(o *bankOptions) (*bankcli.Client, error) {
+	if o.cert != "" {
+		if err := besideCert(o); err != nil {
+			return nil, err
+		}
+	}
 	if o.cert == "" || o.key == "" || o.cacert == "" {
 		dir, err := a.clientDir(o)
 		if err != nil {
@@ -347,6 +366,34 @@ func (a *App) bankClient(o *bankOptions) (*bankcli.Client, error) {
 		return nil, a.bankError(err, o)
 	}
 	return cl, nil
+}
+
+// besideCert fills in --key and --cacert, when not given, with the files
+// banco enroll writes beside the certificate given with --cert; without them
+// the customer's folder would be searched, which may hold another customer.
+func besideCert(o *bankOptions) error {
+	dir := filepath.Dir(o.cert)
+	var flags, files []string
+	for _, d := range []struct {
+		v          *string
+		flag, file string
+	}{{&o.key, "--key", ClientKeyFile}, {&o.cacert, "--cacert", RootCertFile}} {
+		if *d.v != "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, d.file)); err != nil {
+			flags, files = append(flags, d.flag), append(files, d.file)
+			continue
+		}
+		*d.v = filepath.Join(dir, d.file)
+	}
+	if len(flags) > 0 {
+		return withHint(usageErrorf("--cert %s also needs %s: there is no %s beside it",
+			o.cert, strings.Join(flags, " and "), strings.Join(files, " or ")),
+			"name the files: --cert FILE --key FILE --cacert FILE",
+			"or leave out --cert to use an enrolled customer's files: --client NAME")
+	}
+	return nil
 }
 
 func firstOf(s ...string) string {
@@ -469,6 +516,9 @@ func apiHint(e *bankcli.APIError) error {
 		return withHint(e, "write the amount as digits with at most 2 decimals, such as 12.50")
 	case api.CodeNoSuchAccount:
 		return withHint(e, "check the name; an account opens on its customer's first request")
+	case api.CodeKeyConflict:
+		return withHint(e, "to make a new request, leave out --idempotency-key or use a new key",
+			"to repeat the first request, send it with exactly the same amount and arguments")
 	case api.CodeInternal:
 		return withHint(e, "the bank's log has the details under request id "+e.RequestID)
 	}

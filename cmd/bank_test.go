@@ -142,7 +142,8 @@ func TestBankCommands(t *testing.T) {
 	})
 	out, errOut, _ := h.run("history", "--limit", "1", "--before", "3")
 	checkHistory(t, out, [][]string{{"2", "withdraw", "alice", "(cash)", "-12.50", "87.50"}})
-	if errOut != "older entries: banco history --before 2\n" {
+	// The next page's command repeats the flags given, and the customer.
+	if errOut != "older entries: banco history --client alice --limit 1 --before 2\n" {
 		t.Errorf("history page stderr = %q", errOut)
 	}
 
@@ -208,7 +209,7 @@ func TestBankCommandErrors(t *testing.T) {
 	expired := h.pki.ExpiredClient(t, "old")
 	h.pki.WriteClient(t, h.home.ClientDir("old"), expired)
 	h.run("deposit", "10", "--client", "alice")
-	h.run("balance", "--client", "bob")
+	h.run("deposit", "5", "--client", "bob", "--idempotency-key", "k-1")
 
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -228,9 +229,18 @@ func TestBankCommandErrors(t *testing.T) {
 		{"insufficient funds", []string{"withdraw", "10.01", "--client", "alice"}, 1,
 			"banco: error: insufficient funds\n" +
 				"banco: hint: see what you have: banco balance\n"},
-		{"invalid amount", []string{"deposit", "1e3", "--client", "alice"}, 1,
+		{"invalid amount", []string{"deposit", "1e3", "--client", "alice"}, 2,
 			"banco: error: invalid amount \"1e3\": use digits with an optional dot and up to " +
-				"2 decimals, such as 12.50\n"},
+				"2 decimals, such as 12.50\n" +
+				"usage: banco deposit AMOUNT [flags]\n" +
+				"run 'banco deposit --help' for more\n"},
+		{"key reused for another request", []string{"deposit", "8", "--client", "bob",
+			"--idempotency-key", "k-1"}, 1,
+			"banco: error: this idempotency key was already used for a different request\n" +
+				"banco: hint: to make a new request, leave out --idempotency-key or use a new " +
+				"key\n" +
+				"banco: hint: to repeat the first request, send it with exactly the same amount " +
+				"and arguments\n"},
 		{"no such recipient", []string{"transfer", "1", "--to", "carol", "--client", "alice"}, 1,
 			"banco: error: no customer named \"carol\" has an account\n" +
 				"banco: hint: check the name; an account opens on its customer's first request\n"},
@@ -283,11 +293,21 @@ func TestBankCommandErrors(t *testing.T) {
 		})
 	}
 
-	_, errOut, code := h.run("withdraw", "-5", "--client", "alice")
+	// --cert alone takes the key and root that banco enroll wrote beside it,
+	// rather than looking for the only enrolled customer.
+	out, errOut, code := h.run("balance", "--cert",
+		filepath.Join(clientDir("alice"), "client.crt"))
+	if code != 0 || out != "balance 10.00\n" {
+		t.Errorf("balance --cert alice's: exit %d\nstdout %q\nstderr:\n%s", code, out, errOut)
+	}
+
+	_, errOut, code = h.run("withdraw", "-5", "--client", "alice")
 	want := "banco: error: invalid amount \"-5\": use digits with an optional dot and up to 2 " +
 		"decimals, such as 12.50\n" +
-		"banco: hint: an amount is positive; to take money out, use banco withdraw\n"
-	if code != 1 || errOut != want {
+		"banco: hint: an amount is positive; to take money out, use banco withdraw\n" +
+		"usage: banco withdraw AMOUNT [flags]\n" +
+		"run 'banco withdraw --help' for more\n"
+	if code != 2 || errOut != want {
 		t.Errorf("withdraw -5: exit %d\n%s\nwant\n%s", code, errOut, want)
 	}
 	// The hint says how to fix the amount when that is clear from what was
@@ -306,11 +326,11 @@ func TestBankCommandErrors(t *testing.T) {
 	} {
 		_, errOut, code := h.run("deposit", tt.amount, "--client", "alice")
 		first, rest, _ := strings.Cut(errOut, "\n")
-		want := ""
+		want := "usage: banco deposit AMOUNT [flags]\nrun 'banco deposit --help' for more\n"
 		if tt.hints != "" {
-			want = "banco: hint: " + tt.hints + "\n"
+			want = "banco: hint: " + tt.hints + "\n" + want
 		}
-		if code != 1 || !strings.HasPrefix(first, "banco: error: invalid amount ") ||
+		if code != 2 || !strings.HasPrefix(first, "banco: error: invalid amount ") ||
 			rest != want {
 			t.Errorf("deposit %q: exit %d, stderr:\n%s\nwant the error, then:\n%s", tt.amount,
 				code, errOut, want)
@@ -553,10 +573,16 @@ func TestBankRevokedHint(t *testing.T) {
 }
 
 // TestBankUsage pins the usage mistakes of the client commands: argument
-// counts and --limit, all refused before connecting.
+// counts, amounts, --limit, --before and --cert, all refused before connecting.
 func TestBankUsage(t *testing.T) {
 	h := newBankHome(t)
 	h.env["BANCO_CONNECT_TO"] = "127.0.0.1:1" // never reached
+	lone := filepath.Join(t.TempDir(), "client.crt")
+	copyFile(t, filepath.Join(h.home.ClientDir("alice"), "client.crt"), lone)
+	invalid := func(amount string) string {
+		return "banco: error: invalid amount \"" + amount + "\": use digits with an optional " +
+			"dot and up to 2 decimals, such as 12.50\n"
+	}
 	tests := []struct {
 		args   []string
 		stderr string
@@ -569,9 +595,20 @@ func TestBankUsage(t *testing.T) {
 		{[]string{"history", "--limit", "0"}, "banco: error: --limit must be from 1 to 1000\n"},
 		{[]string{"history", "--limit", "-1"}, "banco: error: --limit must be from 1 to 1000\n"},
 		{[]string{"history", "--limit", "1001"}, "banco: error: --limit must be from 1 to 1000\n"},
+		{[]string{"history", "--before", "abc"}, "banco: error: --before \"abc\": want an entry " +
+			"number as printed by a previous 'banco history' (its id column, or the --before " +
+			"it suggests)\n"},
+		{[]string{"deposit", "--", "-5"}, invalid("-5")},
+		{[]string{"deposit", "12.345"}, "banco: error: invalid amount \"12.345\": at most 2 " +
+			"decimals (cents)\n"},
+		{[]string{"deposit", "abc"}, invalid("abc")},
+		{[]string{"balance", "--cert", lone}, "banco: error: --cert " + lone + " also needs " +
+			"--key and --cacert: there is no client.key or root_ca.crt beside it\n"},
 	}
 	for _, tt := range tests {
-		_, errOut, code := h.run(append(tt.args, "--client", "alice")...)
+		// --client goes first, where a "--" in the arguments leaves it a flag.
+		_, errOut, code := h.run(append([]string{tt.args[0], "--client", "alice"},
+			tt.args[1:]...)...)
 		first, _, _ := strings.Cut(errOut, "\n")
 		if code != 2 || first+"\n" != tt.stderr || !strings.Contains(errOut, "\nusage: banco ") {
 			t.Errorf("banco %s: exit %d, stderr:\n%s\nwant it to start with:\n%s",

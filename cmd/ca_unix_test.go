@@ -78,3 +78,37 @@ func TestPasswordPromptOnTerminal(t *testing.T) {
 		t.Errorf("wrong password on a terminal: %v\n%s", err, out)
 	}
 }
+
+// TestPasswordFileOpenToOthers: only a regular file gets the advice to chmod
+// it; a pipe or a device is open to others by nature, and chmod on /dev/null
+// would harm the system.
+func TestPasswordFileOpenToOthers(t *testing.T) {
+	dir := t.TempDir()
+	file, fifo := filepath.Join(dir, "pw"), filepath.Join(dir, "pw.fifo")
+	if err := os.WriteFile(file, []byte(testCAPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{file, fifo} {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() { _ = os.WriteFile(fifo, []byte(testCAPassword), 0) }()
+
+	for _, tt := range []struct {
+		file string
+		warn bool
+	}{{file, true}, {fifo, false}, {"/dev/null", false}} {
+		_, stderr, _ := bancoRun(t, nil, "--home", t.TempDir(), "init", "--password-file",
+			tt.file)
+		want := "banco: warning: password file " + tt.file + " can be read by others; " +
+			"run: chmod 600 " + tt.file + "\n"
+		if strings.Contains(stderr, want) != tt.warn {
+			t.Errorf("--password-file %s: warned %v, want %v:\n%s", tt.file, !tt.warn, tt.warn,
+				stderr)
+		}
+	}
+}

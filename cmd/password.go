@@ -81,8 +81,11 @@ func (a *App) passwordFromSources(s secretSpec) ([]byte, error) {
 			return nil, withHint(fmt.Errorf("read password file: %w", err),
 				"check the path given to --password-file")
 		}
+		// Only a regular file can be made private with chmod: /dev/stdin, a
+		// pipe or a device is open to others by nature, not by mistake.
 		var pe *secfile.PermError
-		if err := secfile.CheckPrivate(s.file); errors.As(err, &pe) {
+		fi, err := os.Stat(s.file)
+		if err == nil && fi.Mode().IsRegular() && errors.As(secfile.CheckPrivate(s.file), &pe) {
 			a.Infof("banco: warning: password file %s can be read by others; "+
 				"run: chmod 600 %s", s.file, s.file)
 		}

@@ -120,7 +120,12 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return usageErrorf("--addr %q: want HOST:PORT, such as 127.0.0.1:8443 or :8443", o.addr)
 	}
+	explicitDB := o.db != ""
 	if err := a.serveDefaults(o); err != nil {
+		return err
+	}
+	fresh, err := newLedgerFile(o.db, explicitDB)
+	if err != nil {
 		return err
 	}
 	cert, err := loadServerPair(o.cert, o.key)
@@ -181,7 +186,11 @@ func (a *App) runServe(ctx context.Context, o *serveOptions) error {
 		return listenError(err, o.addr)
 	}
 	rev.firstUpdate(ctx)
-	a.serveBanner(ln.Addr().String(), cert.Leaf, roots[0], redactDSN(o.db))
+	db := redactDSN(o.db)
+	if fresh {
+		db += " (new, empty)"
+	}
+	a.serveBanner(ln.Addr().String(), cert.Leaf, roots[0], db)
 	a.Infof("  revocation:         %s", rev.describe(o.refresh))
 	a.Infof("  renewal:            %s", ren.describe)
 	a.Infof("  stop with Ctrl-C")
@@ -238,6 +247,26 @@ func (a *App) serveDefaults(o *serveOptions) error {
 		}
 	}
 	return nil
+}
+
+// newLedgerFile reports whether the SQLite ledger at dsn does not exist yet,
+// so that the banner can say so. ledger.Open creates missing folders, which
+// suits banco's own folder; a --db whose folder is missing is more likely a
+// typo than a new place, so it is refused before anything is created.
+func newLedgerFile(dsn string, explicit bool) (bool, error) {
+	path, ok := ledger.SQLitePath(dsn)
+	if !ok || path == "" {
+		return false, nil // not a file: ledger.Open says what is wrong
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); explicit && errors.Is(err, fs.ErrNotExist) {
+		return false, withHint(fmt.Errorf("ledger %s: the folder %s does not exist", path, dir),
+			"check the path given to --db, or create the folder first")
+	}
+	return true, nil
 }
 
 func loadServerPair(certFile, keyFile string) (*tls.Certificate, error) {

@@ -26,15 +26,27 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	if IsPostgres(dsn) {
 		return openPostgres(ctx, dsn, opts)
 	}
-	if scheme, ok := urlScheme(dsn); ok && scheme != "sqlite" {
+	path, ok := SQLitePath(dsn)
+	if !ok {
+		scheme, _ := urlScheme(dsn)
 		return nil, kindErrorf(ErrBadDSN, "ledger location %q has the scheme %s://, which "+
 			"banco does not know; give a SQLite file path or a postgres:// URL", dsn, scheme)
+	}
+	return openSQLite(ctx, path, opts)
+}
+
+// SQLitePath returns the file that dsn names, with any sqlite: or sqlite://
+// prefix removed, and false when dsn is a URL of another scheme (postgres://
+// included).
+func SQLitePath(dsn string) (string, bool) {
+	if scheme, ok := urlScheme(dsn); ok && scheme != "sqlite" {
+		return "", false
 	}
 	path, ok := strings.CutPrefix(dsn, "sqlite://")
 	if !ok {
 		path = strings.TrimPrefix(dsn, "sqlite:")
 	}
-	return openSQLite(ctx, path, opts)
+	return path, true
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than a

@@ -3,8 +3,8 @@ package memlimit
 import (
 	"context"
 	"math"
-	"runtime/metrics"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
