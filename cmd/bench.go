@@ -68,7 +68,13 @@ Modes: keepalive (one connection per client for the whole run), handshake
 (a new connection and full TLS handshake per request, no resumption), and
 resume (a new connection per request, resuming the TLS session).
 --group x25519 offers only X25519 instead of Go's default hybrid
-post-quantum X25519MLKEM768, to compare with tools that lack it.`,
+post-quantum X25519MLKEM768, to compare with tools that lack it.
+
+On a terminal the figures are a table; piped, they are tab-separated lines
+without a header (op, per s, answered, refused, failed, p50, p90, p99 and
+max in ms), and --json gives everything, the check included. One bench at a
+time may act as a home's bench customers; Ctrl-C stops the run and prints
+what it measured, without the check.`,
 		Example: `  $ banco bench --connect-to 127.0.0.1:8443
   $ banco bench -c 64 -d 30s --mix deposit=50,transfer=50
   $ banco bench -c 16 --mode handshake --mix balance=1 --group x25519 --json`,
