@@ -81,8 +81,6 @@ func (s *Server) recheckClient(w http.ResponseWriter, r *http.Request, p *peer, 
 		p.err = &publicError{status: http.StatusForbidden, code: api.CodeClientRefused,
 			msg: "the client certificate is no longer accepted: it was revoked, or its " +
 				"revocation cannot be checked now", err: err}
-	}
-	if p.err != nil {
 		w.Header().Set("Connection", "close")
 	}
 }
@@ -143,16 +141,22 @@ func noteError(w http.ResponseWriter, err error) string {
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
+		if _, ok := r.Context().Value(peerKey{}).(*peer); !ok {
+			// Handler used outside Serve, e.g. under httptest: one peer
+			// for the request, shared with the handler.
+			r = r.WithContext(connContext(r.Context(), nil))
+		}
+		p := s.peerOf(r)
 		rec := &recorder{ResponseWriter: w, id: s.requestID()}
 		w.Header()[api.HeaderRequestID] = []string{rec.id} // canonical already
-		s.recheckClient(w, r, s.peerOf(r), start)
+		s.recheckClient(w, r, p, start)
 		next.ServeHTTP(rec, r)
 
 		level := slog.LevelInfo
 		if rec.err != nil && rec.status >= 500 {
 			level = slog.LevelError
 		}
-		h := s.peerOf(r).log
+		h := p.log
 		if !h.Enabled(r.Context(), level) {
 			return
 		}
