@@ -341,8 +341,9 @@ func TestRunServerGoesAway(t *testing.T) {
 	if n := res.Errors["connect"]; n > 100 {
 		t.Errorf("%d connection attempts while the bank was down: the clients spin", n)
 	}
-	if !strings.Contains(err.Error(), "connect") {
-		t.Errorf("error %q does not say the bank cannot be reached", err)
+	if !strings.Contains(err.Error(), "connect") || res.Error != err.Error() {
+		t.Errorf("error %q (in the result: %q) does not say the bank cannot be reached",
+			err, res.Error)
 	}
 }
 

@@ -43,6 +43,9 @@ type Result struct {
 	// Interrupted: the run was stopped early (Ctrl-C); the figures are
 	// those of the time it ran, and there is no check.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Error says why there is no check, when the run could not be checked
+	// (Run's error, such as a bank that went away).
+	Error string `json:"error,omitempty"`
 
 	Check *Check `json:"check,omitempty"`
 }
@@ -114,10 +117,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 	if err := r.resolve(ctx); err != nil {
+		res.Error = err.Error()
 		return res, err
 	}
 	chk, err := r.check(ctx, accts)
 	if err != nil {
+		res.Error = err.Error()
 		return res, err
 	}
 	res.Check = chk

@@ -406,6 +406,9 @@ func (a *App) enrollBench(ctx context.Context, home Home, ids []*enroll.Identity
 	a.Infof("banco bench: issuing %d bench customer certificates into %s", len(missing),
 		home.path("bench"))
 	for _, i := range missing {
+		if err := ctx.Err(); err != nil {
+			return err // Ctrl-C: the customers issued so far are kept
+		}
 		name := benchName(i + 1)
 		id, err := enroll.New(ctx, enroll.Local{CA: auth},
 			enroll.Request{Kind: ca.KindClient, Name: name})

@@ -1,9 +1,14 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/banco/banco/bench"
 )
@@ -90,5 +95,24 @@ func TestBenchUsage(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%q: exit %d, want 2 and %q\n%s", tc.args, code, tc.want, stderr)
 		}
+	}
+}
+
+// TestBenchIssuingInterrupted: Ctrl-C while the bench customers are being
+// issued stops the issuing rather than waiting for all of them.
+func TestBenchIssuingInterrupted(t *testing.T) {
+	home := initHome(t)
+	env := pwEnv()
+	env["BANCO_HOME"] = home
+	a := &App{Out: &syncBuffer{}, Err: &syncBuffer{}, Now: time.Now,
+		Getenv: func(k string) string { return env[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := a.benchCustomers(ctx, 3, "")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("issuing with Ctrl-C pressed: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(home, "bench", benchName(1))); err == nil {
+		t.Error("a bench customer was issued after Ctrl-C")
 	}
 }

@@ -5,6 +5,7 @@ package ledger
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -23,6 +24,14 @@ type commitCounter struct {
 const counterSize = 8
 
 func openCommitCounter(ledgerPath string) (*commitCounter, error) {
+	// Every Store on the file must find the same counter, whatever name it
+	// was given: through a symbolic link, or a relative path, it is still
+	// the same ledger (SQLite resolves links likewise for its WAL file).
+	// Hard links are not supported, by SQLite either: each name would get
+	// its own WAL file.
+	if real, err := filepath.EvalSymlinks(ledgerPath); err == nil {
+		ledgerPath = real
+	}
 	path := ledgerPath + "-banco-commits"
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

@@ -27,6 +27,11 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 		return openPostgres(ctx, dsn, opts)
 	}
 	path, ok := SQLitePath(dsn)
+	if !ok && strings.HasPrefix(dsn, "file:") {
+		return nil, kindErrorf(ErrBadDSN, "ledger location %q is an SQLite file: URI, which "+
+			"banco does not take; give the file's path, such as %s", dsn,
+			strings.TrimPrefix(strings.TrimPrefix(dsn, "file:"), "//"))
+	}
 	if !ok {
 		scheme, _ := urlScheme(dsn)
 		return nil, kindErrorf(ErrBadDSN, "ledger location %q has the scheme %s://, which "+
@@ -40,6 +45,11 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 // included).
 func SQLitePath(dsn string) (string, bool) {
 	if scheme, ok := urlScheme(dsn); ok && scheme != "sqlite" {
+		return "", false
+	}
+	if strings.HasPrefix(dsn, "file:") {
+		// SQLite's own URI form: the driver would take it apart itself,
+		// and banco's checks and file permissions would miss the file.
 		return "", false
 	}
 	path, ok := strings.CutPrefix(dsn, "sqlite://")

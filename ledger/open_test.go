@@ -30,6 +30,7 @@ func TestOpenRefusesBadLocations(t *testing.T) {
 		{"empty", "", ErrBadDSN},
 		{"empty sqlite path", "sqlite:", ErrBadDSN},
 		{"sqlite options", filepath.Join(dir, "bank.db?mode=ro"), ErrBadDSN},
+		{"SQLite file: URI", "file:" + filepath.Join(dir, "bank.db"), ErrBadDSN},
 		{"a folder", folder, ErrNotLedger},
 		{"postgres URL that does not parse", "postgres://%zz", ErrBadDSN},
 		{"postgres URL with a bad option", "postgres://u@127.0.0.1/db?sslmode=bogus",
